@@ -1,0 +1,55 @@
+# The course's commands. `make lab` opens the course; `make test` runs every check.
+SHELL := /bin/bash
+VENV  := .venv
+PY    := $(VENV)/bin/python
+BIN   := $(VENV)/bin
+RECBOLE := recbole==1.2.1
+STAMP := $(VENV)/.installed
+PORT  ?= 8888
+
+.PHONY: lab test install check-sync nbtest pytest bench lock clean-venv
+
+## install: create .venv (if missing) and install the pinned packages and lessonlib
+install: $(STAMP)
+
+$(STAMP): requirements.lock settings.ini setup.py
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet -r requirements.lock
+	$(PY) -m pip install --quiet --no-deps $(RECBOLE)
+	$(PY) -m pip install --quiet --no-deps -e .
+	@touch $(STAMP)
+
+## lab: install, then serve the course (nbs/) in JupyterLab and print its URL
+lab: install
+	@opts="--ServerApp.root_dir=nbs --ip=127.0.0.1 --port=$(PORT)"; \
+	if [ -z "$$DISPLAY$$WAYLAND_DISPLAY" ] && [ "$$(uname)" != Darwin ]; then opts="$$opts --no-browser"; fi; \
+	if [ "$$(id -u)" = 0 ]; then opts="$$opts --allow-root"; fi; \
+	echo "Starting JupyterLab on the course; open the http://127.0.0.1:$(PORT)/lab?token=... URL printed below."; \
+	exec $(BIN)/jupyter lab $$opts
+
+## test: install, check notebooks are clean and exported, run every notebook, run pytest
+test: install check-sync nbtest pytest
+
+check-sync: install
+	@$(PY) .ci/check_sync.py
+
+nbtest: install
+	$(BIN)/nbdev_test --n_workers 1 --timing
+
+pytest: install
+	$(BIN)/python -m pytest tests
+
+## bench: run the speed and quality benchmarks; they write benchmarks/RESULTS.md
+bench: install
+	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## lock: re-resolve requirements.in into requirements.lock in a scratch venv
+lock:
+	rm -rf /tmp/lessonlib-lock && python3 -m venv /tmp/lessonlib-lock
+	/tmp/lessonlib-lock/bin/pip install --quiet -r requirements.in
+	( echo "# Generated from requirements.in by 'make lock'; do not edit by hand."; \
+	  echo "# recbole is installed separately with --no-deps (only its bundled MovieLens files are used)."; \
+	  /tmp/lessonlib-lock/bin/pip freeze | sed 's/^torch==\(.*\)+cpu/torch==\1/' ) > requirements.lock
+
+clean-venv:
+	rm -rf $(VENV)
