@@ -1,5 +1,8 @@
 # The course's commands. `make lab` opens the course; `make test` runs every check.
 SHELL := /bin/bash
+.SHELLFLAGS := -eo pipefail -c
+# pip warns once per package about this machine's optional local index folders; hide just that noise
+QUIET := 2>&1 | { grep -v 'is ignored: it is neither a file nor a directory' || true; }
 VENV  := .venv
 PY    := $(VENV)/bin/python
 BIN   := $(VENV)/bin
@@ -14,9 +17,9 @@ install: $(STAMP)
 
 $(STAMP): requirements.lock settings.ini setup.py
 	@test -x $(PY) || python3 -m venv $(VENV)
-	$(PY) -m pip install --quiet -r requirements.lock
-	$(PY) -m pip install --quiet --no-deps $(RECBOLE)
-	$(PY) -m pip install --quiet --no-deps -e .
+	$(PY) -m pip install --quiet -r requirements.lock $(QUIET)
+	$(PY) -m pip install --quiet --no-deps $(RECBOLE) $(QUIET)
+	$(PY) -m pip install --quiet --no-deps -e . $(QUIET)
 	@touch $(STAMP)
 
 ## lab: install, then serve the course (nbs/) in JupyterLab and print its URL
