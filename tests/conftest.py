@@ -8,3 +8,6 @@ from lessonlib.data import set_seed
 def seeded():
     "Every test starts from the same random state."
     set_seed(42)
+
+def pytest_configure(config):
+    config.addinivalue_line('markers', 'browser: drives JupyterLab in headless Chromium (needs /usr/bin/chromium)')

@@ -1,0 +1,165 @@
+"""The widgets as a learner meets them: a real JupyterLab server, driven by Debian's Chromium through Playwright.
+
+Run with `pytest -m browser`. Without /usr/bin/chromium these tests skip with a message saying how to enable them.
+"""
+import json, os, shutil, socket, statistics, subprocess, sys, time
+from pathlib import Path
+
+import pytest
+
+CHROMIUM = Path('/usr/bin/chromium')
+ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / 'tests' / 'screenshots'
+# notebook -> the explorer sliders (by their label) that the test moves
+EXPLORERS = {'01_sgd.ipynb': ['learning rate']}
+
+pytestmark = [pytest.mark.browser,
+              pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not found at /usr/bin/chromium: install it with "
+                                 "`apt-get install -y chromium` (as .ci/run does) to run the browser tests")]
+
+def free_port() -> int:
+    "A free TCP port on the loopback interface."
+    with socket.socket() as s: s.bind(('127.0.0.1', 0)); return s.getsockname()[1]
+
+def lab_settings(folder:Path):
+    "User settings that silence JupyterLab's news prompt, so nothing covers the page."
+    f = folder / '@jupyterlab' / 'apputils-extension' / 'notification.jupyterlab-settings'
+    f.parent.mkdir(parents=True); f.write_text(json.dumps({'fetchNews': 'false', 'checkForUpdates': False}))
+
+@pytest.fixture(scope='module')
+def lab(tmp_path_factory):
+    "A JupyterLab server on a copy of the course (so runs never write into nbs/), stopped by its own handle."
+    home = tmp_path_factory.mktemp('lab')
+    shutil.copytree(ROOT / 'nbs', home / 'nbs')
+    lab_settings(home / 'settings')
+    env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / 'config'), JUPYTER_RUNTIME_DIR=str(home / 'runtime'),
+               JUPYTER_DATA_DIR=str(home / 'data'), JUPYTERLAB_SETTINGS_DIR=str(home / 'settings'),
+               JUPYTERLAB_WORKSPACES_DIR=str(home / 'workspaces'))
+    port = free_port()
+    cmd = [sys.executable, '-m', 'jupyter', 'lab', '--no-browser', '--ip=127.0.0.1', f'--port={port}',
+           '--ServerApp.token=', '--ServerApp.password=', f'--ServerApp.root_dir={home / "nbs"}',
+           '--LabApp.check_for_updates_class=jupyterlab.NeverCheckForUpdate']
+    if hasattr(os, 'geteuid') and os.geteuid() == 0: cmd.append('--allow-root')
+    log = open(home / 'lab.log', 'w')
+    server = subprocess.Popen(cmd, env=env, stdout=log, stderr=subprocess.STDOUT)
+    try:
+        deadline = time.time() + 60
+        while True:
+            try: socket.create_connection(('127.0.0.1', port), 0.5).close(); break
+            except OSError:
+                if server.poll() is not None or time.time() > deadline:
+                    pytest.fail(f"JupyterLab did not start:\n{(home / 'lab.log').read_text()[-2000:]}")
+                time.sleep(0.3)
+        yield f'http://127.0.0.1:{port}'
+    finally:
+        server.terminate()
+        try: server.wait(15)
+        except subprocess.TimeoutExpired: server.kill(); server.wait()
+        log.close()
+
+@pytest.fixture(scope='module')
+def browser():
+    "Headless Chromium, closed by its own handle."
+    from playwright.sync_api import sync_playwright
+    with sync_playwright() as p:
+        chromium = p.chromium.launch(executable_path=str(CHROMIUM), headless=True,
+                                     args=['--no-sandbox', '--disable-gpu', '--disable-background-networking'])
+        try: yield chromium
+        finally: chromium.close()
+
+def run_all_cells(page, url:str, notebook:str):
+    "Open `notebook`, run every cell from the Run menu, and wait until no cell is still running."
+    page.goto(f'{url}/lab/tree/{notebook}')
+    page.wait_for_selector('.jp-Notebook .jp-Cell', timeout=60_000)
+    page.wait_for_function("() => document.body.innerText.includes('| Idle')", timeout=60_000)  # kernel ready
+    page.click('.lm-MenuBar-itemLabel:text-is("Run")')
+    page.click('.lm-Menu-itemLabel:text-is("Run All Cells")')
+    page.wait_for_function("() => [...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+                           timeout=30_000)
+    page.wait_for_function("() => ![...document.querySelectorAll('.jp-InputPrompt')].some(p => p.textContent.includes('*'))",
+                           timeout=180_000, polling=500)
+
+def error_outputs(page) -> list:
+    "Texts of error and stderr outputs that report a failure."
+    texts = page.locator('.jp-OutputArea-output[data-mime-type="application/vnd.jupyter.stderr"]').all_inner_texts()
+    return [t for t in texts if 'Error' in t or 'Traceback' in t]
+
+def slider(page, label:str):
+    "The ipywidgets slider whose description is `label`."
+    return page.locator('.widget-slider', has=page.locator('.widget-label', has_text=label)).first
+
+def explorer_image(page, label:str):
+    "The image widget of the explorer that holds the slider `label`."
+    box = page.locator('.widget-vbox', has=slider(page, label)).filter(has=page.locator('.widget-image')).last
+    return box.locator('.widget-image').first
+
+def wait_for_new_image(page, image, old_src:str):
+    "Wait until the image widget shows a different picture than `old_src`."
+    handle = image.element_handle()
+    page.wait_for_function('([img, old]) => img.src && img.src !== old', arg=[handle, old_src], timeout=10_000)
+
+def move_with_mouse(page, label:str, dx:int):
+    "Drag the slider's handle `dx` pixels."
+    handle = slider(page, label).locator('.noUi-handle')
+    handle.scroll_into_view_if_needed()
+    box = handle.bounding_box()
+    x, y = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
+    page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x + dx, y, steps=5); page.mouse.up()
+
+def measure_latency(page, label:str, image, presses:int=15) -> list:
+    "Milliseconds from each arrow-key press on the slider to the new plot being shown, in the page's clock."
+    page.evaluate("""(img) => {
+        window.__latency = []; window.__pressed = null;
+        document.addEventListener('keydown', () => { window.__pressed = performance.now(); }, true);
+        new MutationObserver(() => { if (window.__pressed !== null) {
+            window.__latency.push(performance.now() - window.__pressed); window.__pressed = null; } })
+          .observe(img, {attributes: true, attributeFilter: ['src']});
+    }""", image.element_handle())
+    handle = slider(page, label).locator('.noUi-handle')
+    handle.focus()
+    for i in range(presses):
+        page.keyboard.press('ArrowRight' if i % 2 == 0 else 'ArrowLeft')
+        page.wait_for_function('() => window.__pressed === null', timeout=10_000)
+    return page.evaluate('window.__latency')
+
+@pytest.mark.parametrize('notebook', sorted(EXPLORERS))
+def test_explorer_sliders_update_the_plot(lab, browser, notebook):
+    SHOTS.mkdir(exist_ok=True)
+    page = browser.new_page(viewport={'width': 1400, 'height': 1000})
+    try:
+        run_all_cells(page, lab, notebook)
+        assert error_outputs(page) == []
+        stem = notebook.removesuffix('.ipynb')
+        for label in EXPLORERS[notebook]:
+            image = explorer_image(page, label)
+            slider(page, label).scroll_into_view_if_needed()
+            before_png, before_src = image.screenshot(), image.get_attribute('src')
+            page.screenshot(path=SHOTS / f'{stem}-before.png')
+            move_with_mouse(page, label, 80)
+            wait_for_new_image(page, image, before_src)
+            after_mouse_png, after_mouse_src = image.screenshot(), image.get_attribute('src')
+            assert after_mouse_png != before_png, f"dragging '{label}' did not change the plot"
+            slider(page, label).locator('.noUi-handle').focus()
+            for _ in range(10): page.keyboard.press('ArrowLeft')
+            wait_for_new_image(page, image, after_mouse_src)
+            assert image.screenshot() != after_mouse_png, f"the arrow keys on '{label}' did not change the plot"
+            image.screenshot(path=SHOTS / f'{stem}-explorer.png')
+            latencies = measure_latency(page, label, image)
+            assert len(latencies) >= 10
+            record_latency(stem, label, latencies)
+        assert error_outputs(page) == []
+        page.screenshot(path=SHOTS / f'{stem}-after.png')
+    finally:
+        page.close()
+
+def record_latency(stem:str, label:str, latencies:list):
+    "Write the median slider-to-plot latency to benchmarks/RESULTS.md."
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_section
+    median = statistics.median(latencies)
+    print(f"{stem} '{label}': median {median:.0f} ms over {len(latencies)} key presses")
+    write_section(f'browser-{stem}', f"""## Browser latency: {stem} (issue 8)
+
+In headless Chromium on a real JupyterLab with the kernel on this machine (`pytest -m browser`), from an
+arrow-key press on the '{label}' slider to the new plot being shown: **median {median:.0f} ms**
+(min {min(latencies):.0f}, max {max(latencies):.0f}, {len(latencies)} presses; target: under 300 ms).""")
