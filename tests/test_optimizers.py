@@ -1,0 +1,266 @@
+"""Tests of lessonlib.optimizers: parity with torch.optim, callbacks by hand, schedules, one-cycle, lr_find, the explorer."""
+import copy, math
+import numpy as np
+import pytest
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lessonlib.data import DataLoaders
+from lessonlib.sgd import Learner
+from lessonlib import optimizers as O
+from lessonlib.optimizers import (Optimizer, SGD, RMSProp, Adam, AdamW, OneCycle, fit_one_cycle, one_cycle_sched,
+                                  sgd_step, l2_reg, weight_decay, step_stat, average_grad, momentum_step,
+                                  average_sqr_grad, rms_prop_step, adam_step, callback_hypers,
+                                  linear_sched, cos_sched, exp_sched, combined_sched)
+
+# ---------- a seeded model and data, trained side by side
+
+def make_model(seed=0):
+    torch.manual_seed(seed)
+    return nn.Sequential(nn.Linear(6, 16), nn.Tanh(), nn.Linear(16, 16), nn.Tanh(), nn.Linear(16, 1))
+
+def make_batches(n=100, seed=1):
+    gen = torch.Generator().manual_seed(seed)
+    w = torch.randn(6, 1, generator=gen)
+    out = []
+    for _ in range(n):
+        x = torch.randn(32, 6, generator=gen)
+        out.append((x, x @ w + 0.1 * torch.randn(32, 1, generator=gen)))
+    return out
+
+def groups_of(model, g0:dict, g1:dict):
+    "Two parameter groups with different hyper-parameters: the first two layers, and the last."
+    return [{'params': list(model[0].parameters()) + list(model[2].parameters()), **g0},
+            {'params': list(model[4].parameters()), **g1}]
+
+def train(model, opt, batches):
+    for x, y in batches:
+        loss = F.mse_loss(model(x), y); loss.backward(); opt.step(); opt.zero_grad()
+    return model
+
+VARIANTS = [  # (ours, torch's, defaults, group 0, group 1)
+    ('sgd', SGD, torch.optim.SGD, dict(lr=0.05), {}, dict(lr=0.02)),
+    ('sgd momentum', SGD, torch.optim.SGD, dict(lr=0.02, momentum=0.9), {}, dict(momentum=0.5, lr=0.01)),
+    ('sgd mixed momentum', SGD, torch.optim.SGD, dict(lr=0.02, momentum=0.9), dict(momentum=0.), {}),
+    ('sgd nesterov', SGD, torch.optim.SGD, dict(lr=0.02, momentum=0.9, nesterov=True), {}, dict(lr=0.01, momentum=0.8)),
+    ('sgd dampening', SGD, torch.optim.SGD, dict(lr=0.05, momentum=0.9, dampening=0.5), {}, dict(dampening=0.1)),
+    ('sgd weight decay', SGD, torch.optim.SGD, dict(lr=0.02, momentum=0.9, weight_decay=1e-2), {}, dict(weight_decay=0.1)),
+    ('rmsprop', RMSProp, torch.optim.RMSprop, dict(lr=1e-3), {}, dict(alpha=0.9, lr=3e-3)),
+    ('rmsprop momentum', RMSProp, torch.optim.RMSprop, dict(lr=1e-3, momentum=0.9), {}, dict(momentum=0.5, eps=1e-6)),
+    ('rmsprop weight decay', RMSProp, torch.optim.RMSprop, dict(lr=1e-3, weight_decay=0.05), {}, dict(weight_decay=0.)),
+    ('adam', Adam, torch.optim.Adam, dict(lr=3e-3), {}, dict(betas=(0.8, 0.99), lr=1e-3)),
+    ('adam l2', Adam, torch.optim.Adam, dict(lr=3e-3, weight_decay=0.05), {}, dict(weight_decay=0.1, eps=1e-6)),
+    ('adamw', AdamW, torch.optim.AdamW, dict(lr=3e-3), {}, dict(weight_decay=0.2, betas=(0.85, 0.995))),
+]
+IDS = [v[0] for v in VARIANTS]
+
+def torch_kwargs(cls):
+    return {'foreach': False} if cls in (torch.optim.SGD, torch.optim.RMSprop, torch.optim.Adam, torch.optim.AdamW) else {}
+
+@pytest.mark.parametrize('name,ours_cls,torch_cls,defaults,g0,g1', VARIANTS, ids=IDS)
+def test_100_steps_match_torch(name, ours_cls, torch_cls, defaults, g0, g1):
+    batches = make_batches()
+    a, b = make_model(), make_model()
+    opt_a = ours_cls(groups_of(a, g0, g1), **defaults)
+    opt_b = torch_cls(groups_of(b, g0, g1), **defaults, **torch_kwargs(torch_cls))
+    train(a, opt_a, batches); train(b, opt_b, batches)
+    moved = sum((p - q).abs().sum().item() for p, q in zip(a.parameters(), make_model().parameters()))
+    assert moved > 1e-2, "training should move the parameters"
+    for p, q in zip(a.parameters(), b.parameters()): torch.testing.assert_close(p, q)
+    for ga, gb in zip(opt_a.param_groups, opt_b.param_groups):
+        for k in ga:
+            if k != 'params': assert ga[k] == gb[k], k
+
+@pytest.mark.parametrize('cls,torch_cls,kw', [(Adam, torch.optim.Adam, dict(lr=3e-3, weight_decay=0.05)),
+                                              (AdamW, torch.optim.AdamW, dict(lr=3e-3, weight_decay=0.1))])
+def test_foreach_path_matches_torch_and_per_parameter(cls, torch_cls, kw):
+    batches = make_batches()
+    models = [make_model() for _ in range(3)]
+    opts = [cls(groups_of(models[0], {}, dict(lr=1e-3, betas=(0.8, 0.99))), foreach=True, **kw),
+            cls(groups_of(models[1], {}, dict(lr=1e-3, betas=(0.8, 0.99))), **kw),
+            torch_cls(groups_of(models[2], {}, dict(lr=1e-3, betas=(0.8, 0.99))), foreach=True, **kw)]
+    for m, o in zip(models, opts): train(m, o, batches)
+    for p, q, r in zip(*(m.parameters() for m in models)):
+        torch.testing.assert_close(p, q); torch.testing.assert_close(p, r)
+
+@pytest.mark.parametrize('name,ours_cls,torch_cls,defaults,g0,g1', VARIANTS, ids=IDS)
+def test_state_dict_round_trip_mid_training(name, ours_cls, torch_cls, defaults, g0, g1):
+    batches = make_batches(60)
+    a = make_model(); opt_a = ours_cls(groups_of(a, g0, g1), **defaults)
+    train(a, opt_a, batches[:30])
+    saved_model, saved_opt = copy.deepcopy(a.state_dict()), copy.deepcopy(opt_a.state_dict())
+    train(a, opt_a, batches[30:])
+    b = make_model(seed=5); b.load_state_dict(saved_model)
+    opt_b = ours_cls(groups_of(b, {}, {}), **defaults)
+    opt_b.load_state_dict(saved_opt)
+    for ga, gb in zip(opt_a.param_groups, opt_b.param_groups):
+        assert {k: v for k, v in ga.items() if k != 'params'} == {k: v for k, v in gb.items() if k != 'params'}
+    train(b, opt_b, batches[30:])
+    for p, q in zip(a.parameters(), b.parameters()): torch.testing.assert_close(p, q, rtol=0, atol=0)
+
+def test_state_dict_loading_copies_and_checks_shapes():
+    m = make_model(); opt = Adam(m.parameters(), lr=1e-2); train(m, opt, make_batches(3))
+    sd = opt.state_dict(); before = sd['state'][0]['exp_avg'].clone()
+    opt2 = Adam(m.parameters(), lr=1e-2); opt2.load_state_dict(sd); train(m, opt2, make_batches(3, seed=9))
+    torch.testing.assert_close(sd['state'][0]['exp_avg'], before)
+    with pytest.raises(ValueError, match='parameter groups'):
+        Adam(groups_of(m, {}, {}), lr=1e-2).load_state_dict(sd)
+
+# ---------- the Optimizer class
+
+def test_unknown_or_misspelled_hyper_parameter_is_an_error():
+    m = make_model()
+    with pytest.raises(TypeError, match="did you mean 'momentum'"): Optimizer(m.parameters(), [sgd_step, average_grad, momentum_step], lr=0.1, momentun=0.9)
+    with pytest.raises(TypeError, match="'betas'"): Optimizer([{'params': m.parameters(), 'betas': (0.9, 0.99)}], [sgd_step], lr=0.1)
+    with pytest.raises(TypeError, match='missing required'): Optimizer(m.parameters(), [sgd_step])
+    with pytest.raises(TypeError): SGD(m.parameters(), lr=0.1, momentun=0.9)
+    with pytest.raises(TypeError, match='without'): Optimizer(m.parameters(), [lambda p, state, **kw: None], lr=0.1)
+
+def test_bad_arguments_are_clear_errors():
+    m = make_model()
+    with pytest.raises(ValueError, match='lr must be'): SGD(m.parameters(), lr=-0.1)
+    with pytest.raises(ValueError, match='momentum must be'): SGD(m.parameters(), lr=0.1, momentum=-1)
+    with pytest.raises(ValueError, match='nesterov'): SGD(m.parameters(), lr=0.1, nesterov=True)
+    with pytest.raises(ValueError, match=r'betas\[1\]'): Adam(m.parameters(), betas=(0.9, 1.0))
+    with pytest.raises(ValueError, match='betas must be a pair'): Adam(m.parameters(), betas=0.9)
+    with pytest.raises(ValueError, match='empty'): Adam([])
+    with pytest.raises(TypeError, match='tensor'): Adam(torch.zeros(3, requires_grad=True))
+    with pytest.raises(ValueError, match='more than one'): SGD([{'params': m.parameters()}, {'params': m[0].parameters()}], lr=0.1)
+
+def test_defaults_match_torch():
+    m = make_model()
+    for ours, theirs in ((SGD, torch.optim.SGD), (RMSProp, torch.optim.RMSprop), (Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)):
+        a, b = ours(m.parameters()), theirs(m.parameters())
+        for k, v in a.defaults.items(): assert b.defaults[k] == v, (ours.__name__, k)
+
+def test_zero_grad_and_closure():
+    m = make_model(); opt = SGD(m.parameters(), lr=0.1)
+    x, y = make_batches(1)[0]
+    def closure():
+        opt.zero_grad(); loss = F.mse_loss(m(x), y); loss.backward(); return loss
+    loss = opt.step(closure)
+    assert torch.is_tensor(loss) and all(p.grad is not None for p in m.parameters())
+    opt.zero_grad(set_to_none=False); assert all((p.grad == 0).all() for p in m.parameters())
+    opt.zero_grad(); assert all(p.grad is None for p in m.parameters())
+
+def test_step_does_not_touch_grad_or_autograd():
+    m = make_model(); opt = Adam(m.parameters(), lr=0.1, weight_decay=0.1)
+    x, y = make_batches(1)[0]; F.mse_loss(m(x), y).backward()
+    grads = [p.grad.clone() for p in m.parameters()]
+    opt.step()
+    for p, g in zip(m.parameters(), grads): torch.testing.assert_close(p.grad, g); assert p.grad_fn is None
+    assert all('grad' not in s for s in opt.state.values())
+
+# ---------- each callback by hand, on one-element tensors
+
+def t(v): return torch.tensor([float(v)])
+
+def test_callback_hypers_are_read_from_the_signature():
+    assert callback_hypers(adam_step) == {'lr': callback_hypers(sgd_step)['lr'], 'betas': (0.9, 0.999), 'eps': 1e-8}
+    assert callback_hypers(step_stat) == {}
+
+def test_sgd_step_l2_and_weight_decay_by_hand():
+    p, st = t(2), {'grad': t(0.5)}
+    assert l2_reg(p, st, weight_decay=0.1)['grad'].item() == pytest.approx(0.7)
+    assert l2_reg(p, st, weight_decay=0.) is None and st['grad'].item() == 0.5
+    sgd_step(p, st, lr=0.1); assert p.item() == pytest.approx(1.95)
+    p = t(2); weight_decay(p, st, lr=0.1, weight_decay=0.1); assert p.item() == pytest.approx(1.98)
+    assert step_stat(p, {}) == {'step': 1} and step_stat(p, {'step': 7}) == {'step': 8}
+
+def test_momentum_callbacks_by_hand():
+    p, st = t(0), {'grad': t(1)}
+    assert average_grad(p, st, momentum=0.) is None
+    st.update(average_grad(p, st, momentum=0.9)); assert st['momentum_buffer'].item() == 1.
+    momentum_step(p, st, lr=0.1, momentum=0.9); assert p.item() == pytest.approx(-0.1)
+    st['grad'] = t(2); average_grad(p, st, momentum=0.9, dampening=0.5); assert st['momentum_buffer'].item() == pytest.approx(1.9)
+    p = t(0); momentum_step(p, st, lr=1., momentum=0.9, nesterov=True); assert p.item() == pytest.approx(-(2 + 0.9 * 1.9))
+    p = t(0); momentum_step(p, st, lr=1., momentum=0.); assert p.item() == pytest.approx(-2)
+
+def test_rmsprop_callbacks_by_hand():
+    p, st = t(1), {'grad': t(2)}
+    st.update(average_sqr_grad(p, st, alpha=0.75)); assert st['square_avg'].item() == pytest.approx(1.)
+    average_sqr_grad(p, st, alpha=0.5); assert st['square_avg'].item() == pytest.approx(2.5)
+    rms_prop_step(p, st, lr=0.1, eps=0.); assert p.item() == pytest.approx(1 - 0.2 / math.sqrt(2.5))
+    p = t(1); st.update(rms_prop_step(p, st, lr=0.1, eps=0., momentum=0.5))
+    assert st['rms_momentum_buffer'].item() == pytest.approx(2 / math.sqrt(2.5))
+    rms_prop_step(p, st, lr=0.1, eps=0., momentum=0.5)
+    assert st['rms_momentum_buffer'].item() == pytest.approx(1.5 * 2 / math.sqrt(2.5))
+
+def test_adam_step_by_hand():
+    p, st = t(1), {'grad': t(4), 'step': 1}
+    st.update(adam_step(p, st, lr=0.1, betas=(0.9, 0.999), eps=0.))
+    assert p.item() == pytest.approx(0.9) and st['exp_avg'].item() == pytest.approx(0.4)
+    st['grad'], st['step'] = t(-2), 2
+    adam_step(p, st, lr=0.1, betas=(0.9, 0.999), eps=0.)
+    m, v = 0.9 * 0.4 - 0.2, 0.999 * 0.016 + 0.001 * 4
+    expected = 0.9 - 0.1 * (m / (1 - 0.81)) / math.sqrt(v / (1 - 0.999 ** 2))
+    assert p.item() == pytest.approx(expected, rel=1e-5)
+
+# ---------- schedules and one-cycle
+
+def test_schedules():
+    assert [linear_sched(1, 3)(p) for p in (0, .5, 1)] == pytest.approx([1, 2, 3])
+    assert [cos_sched(1, 3)(p) for p in (0, .25, .5, 1)] == pytest.approx([1, 2 - math.sqrt(2) / 2, 2, 3])
+    assert [exp_sched(1e-3, 1e-1)(p) for p in (0, .5, 1)] == pytest.approx([1e-3, 1e-2, 1e-1])
+    s = combined_sched([0.25, 0.75], [linear_sched(0, 1), linear_sched(1, 0)])
+    assert [s(p) for p in (0, .125, .25, .625, 1)] == pytest.approx([0, .5, 1, .5, 0])
+    with pytest.raises(ValueError, match='pcts'): combined_sched([0.5, 0.6], [linear_sched(0, 1)] * 2)
+    with pytest.raises(ValueError, match='positive'): exp_sched(0, 1)
+
+def test_one_cycle_sched_documented_points():
+    assert one_cycle_sched(0., 0.1) == pytest.approx((0.1 / 25, 0.95))
+    assert one_cycle_sched(0.25, 0.1) == pytest.approx((0.1, 0.85))
+    assert one_cycle_sched(1., 0.1) == pytest.approx((0.1 / 1e5, 0.95))
+    assert one_cycle_sched(0.3, 1., pct_start=0.3, div=10, div_final=100, moms=(0.9, 0.8, 0.7)) == pytest.approx((1., 0.8))
+
+def regression_dls(n=512, bs=32):
+    gen = torch.Generator().manual_seed(0)
+    x = torch.randn(n, 6, generator=gen); y = x @ torch.randn(6, 1, generator=gen) + 0.1 * torch.randn(n, 1, generator=gen)
+    return DataLoaders.from_tensors((x[:448], y[:448]), (x[448:], y[448:]), bs=bs, seed=0, device='cpu')
+
+def by_layer(model): return [list(model[0].parameters()) + list(model[2].parameters()), model[4].parameters()]
+
+@pytest.mark.parametrize('opt_func,key', [(SGD, None), (lambda p, lr: SGD(p, lr, momentum=0.9), 'momentum'),
+                                          (Adam, 'betas'), (torch.optim.Adam, 'betas'),
+                                          (lambda p, lr: torch.optim.SGD(p, lr, momentum=0.9), 'momentum'),
+                                          (lambda p, lr: RMSProp(p, lr, momentum=0.5), 'momentum')])
+def test_one_cycle_in_a_run(opt_func, key):
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, opt_func=opt_func, progress=False)
+    cb = OneCycle(0.01)
+    learn.fit(2, cbs=[cb])
+    n = 2 * len(learn.dls.train)
+    assert len(learn.recorder.lrs) == n
+    assert learn.recorder.lrs[0] == pytest.approx(0.01 / 25)
+    peak = int(round(0.25 * (n - 1)))  # the first batch is at 0%, the last at 100%
+    assert learn.recorder.lrs[peak] == pytest.approx(0.01, rel=1e-3) and max(learn.recorder.lrs) == pytest.approx(0.01, rel=1e-3)
+    assert learn.recorder.lrs[-1] == pytest.approx(0.01 / 1e5)
+    if key is None: assert learn.opt.param_groups[0]['momentum'] == 0  # no momentum asked for: none added
+    else:
+        assert cb.hist['mom'][1] == pytest.approx(0.95, abs=1e-3) and cb.hist['mom'][peak + 1] == pytest.approx(0.85, abs=1e-4)
+        g = learn.opt.param_groups[0]; mom = g['betas'][0] if key == 'betas' else g['momentum']
+        assert mom == pytest.approx(0.95, abs=1e-3)
+        if key == 'betas': assert g['betas'][1] == 0.999
+
+def test_fit_one_cycle_with_slices():
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, opt_func=Adam, splitter=by_layer, progress=False)
+    seen = []
+    class Peek(O.Callback):
+        order = 20
+        def before_batch(self): seen.append([g['lr'] for g in self.learn.opt.param_groups])
+    fit_one_cycle(learn, 1, slice(3e-3), cbs=[Peek()])
+    assert [a / b for a, b in seen] == pytest.approx([1 / 3] * len(seen))  # every group follows its own cycle
+    assert max(b for a, b in seen) == pytest.approx(3e-3, rel=0.02)
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, opt_func=Adam, splitter=by_layer, progress=False)
+    seen.clear(); fit_one_cycle(learn, 1, slice(1e-4, 1e-2), cbs=[Peek()])
+    assert [a / b for a, b in seen] == pytest.approx([1e-2] * len(seen))
+    assert max(b for a, b in seen) == pytest.approx(1e-2, rel=0.02)
+
+def test_one_cycle_learns_with_our_optimizers_as_opt_func():
+    for opt_func in (SGD, RMSProp, Adam, AdamW):
+        dls, model = regression_dls(), make_model()
+        x, y = dls.valid.tensors
+        with torch.no_grad(): start = F.mse_loss(model(x), y).item()
+        learn = Learner(dls, model, F.mse_loss, opt_func=opt_func, progress=False)
+        fit_one_cycle(learn, 3, 3e-2 if opt_func is SGD else 1e-2)
+        assert learn.recorder.history.valid_loss.iloc[-1] < 0.2 * start, opt_func.__name__
