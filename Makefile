@@ -10,7 +10,7 @@ RECBOLE := recbole==1.2.1
 STAMP := $(VENV)/.installed
 PORT  ?= 8888
 
-.PHONY: lab test install check-sync nbtest pytest bench lock clean-venv
+.PHONY: lab test install check-sync nbtest pytest bench results html lock clean-venv
 
 ## install: create .venv (if missing) and install the pinned packages and lessonlib
 install: $(STAMP)
@@ -45,6 +45,15 @@ pytest: install
 ## bench: run the speed and quality benchmarks; they write benchmarks/RESULTS.md
 bench: install
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
+
+## results: every lesson's headline experiment and the notebook timings, then the README's lesson table
+results: bench
+	$(PY) benchmarks/timing.py
+	$(PY) benchmarks/update_readme.py
+
+## html: execute the notebooks and write a static HTML copy of the course to _html/ (index.html first)
+html: install
+	$(PY) .ci/build_html.py
 
 ## lock: re-resolve requirements.in into requirements.lock in a scratch venv
 lock:

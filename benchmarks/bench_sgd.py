@@ -44,7 +44,9 @@ Seeded 4,000/1,000 split of the 5,000 bundled MNIST images (`benchmarks/bench_sg
 
 `lr_explorer()` slider change, kernel side (40 moves across the whole range): recompute the path, move the
 lines' data and re-render the PNG the image widget shows: **median {median_ms:.1f} ms**, worst {worst_ms:.1f} ms
-(target: well under 100 ms).""")
+(target: well under 100 ms).""",
+                  headline=f"MNIST-5k valid accuracy: logistic regression {acc_lr:.3f} (target ≥ 0.88), two-layer net "
+                           f"{acc_net:.3f} (≥ 0.94); explorer update {median_ms:.0f} ms", lesson='sgd')
 
 if __name__ == '__main__':
     main()

@@ -1,0 +1,44 @@
+"""Execute every course notebook and write a static, readable HTML copy with an index page into _html/."""
+import html, sys, time
+from pathlib import Path
+
+import nbformat
+from nbconvert import HTMLExporter
+from nbconvert.preprocessors import ExecutePreprocessor
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / 'benchmarks'))
+from update_readme import lesson_info
+
+def render(path:Path, out_dir:Path) -> float:
+    "Execute one notebook in nbs/ and write it as HTML; return the seconds it took."
+    start = time.perf_counter()
+    nb = nbformat.read(path, as_version=4)
+    ExecutePreprocessor(timeout=900, kernel_name='python3', store_widget_state=True).preprocess(
+        nb, {'metadata': {'path': str(path.parent)}})
+    body, _ = HTMLExporter(template_name='lab').from_notebook_node(nb)
+    (out_dir / f'{path.stem}.html').write_text(body, encoding='utf-8')
+    return time.perf_counter() - start
+
+def index(lessons:list) -> str:
+    "The index page: the lessons in course order, each with its one-line summary."
+    items = '\n'.join(f'<li><a href="{stem}.html">{html.escape(info["title"])}</a><p>{html.escape(info["summary"])}</p></li>'
+                      for stem, info in lessons)
+    return f"""<!doctype html><html><head><meta charset="utf-8"><title>lessonlib: the course</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;line-height:1.5;color:#222}}
+li{{margin-bottom:1rem}} a{{font-size:1.2rem}} p{{margin:.2rem 0;color:#555}}</style></head><body>
+<h1>lessonlib: deep-learning foundations, built from scratch</h1>
+<p>A static copy of the course, executed on {time.strftime('%Y-%m-%d')}. The live widgets need JupyterLab (<code>make lab</code>).</p>
+<ol start="0">{items}</ol></body></html>"""
+
+def main(out_dir:Path=ROOT / '_html'):
+    out_dir.mkdir(exist_ok=True)
+    lessons = []
+    for path in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
+        print(f'{path.name}: {render(path, out_dir):.0f} s', flush=True)
+        lessons.append((path.stem, lesson_info(path)))
+    (out_dir / 'index.html').write_text(index(lessons), encoding='utf-8')
+    print(f'Wrote {out_dir}/index.html and {len(lessons)} lessons.')
+
+if __name__ == '__main__':
+    main()
