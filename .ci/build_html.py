@@ -10,12 +10,18 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / 'benchmarks'))
 from update_readme import lesson_info
 
+def is_plumbing(cell) -> bool:
+    "Cells a reader need not see: nbdev's `default_exp` line and `#| hide` cells."
+    src = cell.source.strip()
+    return cell.cell_type == 'code' and (src.startswith('#| hide') or src.startswith('#| default_exp') and '\n' not in src)
+
 def render(path:Path, out_dir:Path) -> float:
     "Execute one notebook in nbs/ and write it as HTML; return the seconds it took."
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
     ExecutePreprocessor(timeout=900, kernel_name='python3', store_widget_state=True).preprocess(
         nb, {'metadata': {'path': str(path.parent)}})
+    nb.cells = [c for c in nb.cells if not is_plumbing(c)]
     body, _ = HTMLExporter(template_name='lab').from_notebook_node(nb)
     (out_dir / f'{path.stem}.html').write_text(body, encoding='utf-8')
     return time.perf_counter() - start
