@@ -79,9 +79,8 @@ def main():
     write_section('cross_entropy', f"""## Cross-entropy lesson: our loss against PyTorch's, multi-label, explorer (issue 5)
 
 The two-layer net (784→128→10) with the SGD lesson's recipe (SGD, momentum 0.9, wd 5e-4, warm-up + cosine to lr 0.2,
-15 epochs) on the seeded 4,000/1,000 MNIST split, trained twice in this run from the same seed, one torch thread as in
-the notebook
-(`benchmarks/bench_cross_entropy.py`):
+15 epochs) on the seeded 4,000/1,000 MNIST split, trained twice in this run from the same seed, with one torch thread
+as in the notebook (`benchmarks/bench_cross_entropy.py`):
 
 | loss | valid accuracy | train time |
 |---|---|---|
@@ -102,9 +101,10 @@ Forward + backward of the loss, median ms (ours is composed of tensor operations
 {speed_rows}
 
 `softmax_explorer()` widget change, kernel side (40 changes of logits, temperature and target): recompute the
-probabilities and the loss, move the bars with `set_height` and re-render the PNG the image widget shows:
-**median {median_ms:.1f} ms**, worst {worst_ms:.1f} ms; median CPU time of the process {cpu_ms:.1f} ms (the wall times
-include waiting for a core when the machine is busy) (target: well under 100 ms).""",
+probabilities and the loss, move the bars with `set_height`, repaint them over the saved background (blitting) and
+encode the PNG the image widget shows: **median {median_ms:.1f} ms**, worst {worst_ms:.1f} ms (target: well under
+100 ms). Median CPU time of the process per change: {cpu_ms:.1f} ms; the wall times also include waiting for a core
+when the machine is busy.""",
                   headline=f"MNIST-5k two-layer net trained with our cross_entropy {acc_ours:.3f} valid accuracy "
                            f"(torch's loss {acc_theirs:.3f}, batch losses within {max_diff:.0e}); multi-label accuracy_multi "
                            f"{acc_half:.3f}; explorer update {median_ms:.0f} ms", lesson='cross_entropy')
