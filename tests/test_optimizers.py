@@ -264,3 +264,118 @@ def test_one_cycle_learns_with_our_optimizers_as_opt_func():
         learn = Learner(dls, model, F.mse_loss, opt_func=opt_func, progress=False)
         fit_one_cycle(learn, 3, 3e-2 if opt_func is SGD else 1e-2)
         assert learn.recorder.history.valid_loss.iloc[-1] < 0.2 * start, opt_func.__name__
+
+# ---------- lr_find
+
+@pytest.mark.parametrize('opt_func', [Adam, lambda p, lr: torch.optim.SGD(p, lr, momentum=0.9)])
+def test_lr_find_leaves_the_learner_exactly_as_before(opt_func):
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, opt_func=opt_func, lr=1e-3, progress=False)
+    learn.fit(1)  # so that the optimizer has state and the recorder a history
+    model_before = copy.deepcopy(learn.model.state_dict())
+    opt_before = copy.deepcopy(learn.opt.state_dict())
+    history_before, losses_before = learn.recorder.history.copy(), list(learn.recorder.losses)
+    gen_before = learn.dls.train.generator.get_state()
+    s = O.lr_find(learn, num_it=40, show_plot=False)
+    for k, v in learn.model.state_dict().items(): assert torch.equal(v, model_before[k]), k
+    opt_after = learn.opt.state_dict()
+    assert opt_after['param_groups'] == opt_before['param_groups']
+    assert opt_after['state'].keys() == opt_before['state'].keys()
+    for i, st in opt_before['state'].items():
+        for k, v in st.items():
+            assert torch.equal(torch.as_tensor(opt_after['state'][i][k]), torch.as_tensor(v)), (i, k)
+    assert learn.recorder.losses == losses_before and learn.recorder.history.equals(history_before)
+    assert torch.equal(learn.dls.train.generator.get_state(), gen_before)
+    assert len(s.lrs) >= 10 and s.lrs[0] == pytest.approx(1e-7)
+    assert 1e-7 < s.minimum < 10 and 1e-7 < s.steepest < 10
+    lr_min, lr_steep = s
+    assert (lr_min, lr_steep) == (s.minimum, s.steepest)
+
+def test_lr_find_stops_when_the_loss_explodes_without_message(capsys):
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, opt_func=SGD, progress=False)
+    s = O.lr_find(learn, start_lr=1e-4, end_lr=1e4, num_it=100, show_plot=False)
+    assert len(s.lrs) < 100 and max(s.lrs) < 1e4
+    assert 'Training stopped' not in capsys.readouterr().out
+    assert learn.opt is None and learn.stop_reason is None
+
+def test_lr_find_bad_input():
+    learn = Learner(regression_dls(), make_model(), F.mse_loss, progress=False)
+    with pytest.raises(ValueError, match='start_lr'): O.lr_find(learn, start_lr=1., end_lr=0.1)
+    with pytest.raises(ValueError, match='num_it'): O.lr_find(learn, num_it=1)
+
+def test_suggest_lrs_on_a_known_curve():
+    lrs = np.geomspace(1e-5, 1, 60)
+    losses = 2 - np.tanh(3 * (np.log10(lrs) + 2.5)) + np.where(lrs > 0.1, 30 * (lrs - 0.1), 0)
+    s = O.suggest_lrs(lrs, losses)
+    assert math.log10(s.steepest) == pytest.approx(-2.5, abs=0.1)
+    assert s.minimum == pytest.approx(lrs[np.argmin(losses)] / 10)
+    with pytest.raises(ValueError, match='too few'): O.suggest_lrs(lrs[:4], losses[:4])
+
+# ---------- the momentum explorer and the functions under it
+
+def test_momentum_rate_matches_matrix_eigenvalues():
+    rng = np.random.default_rng(0)
+    for _ in range(20):
+        lr, mom, lam = rng.uniform(0.01, 3), rng.uniform(0, 0.99), rng.uniform(0.01, 2)
+        M = np.array([[1 + mom - lr * lam, -mom], [1, 0]])
+        assert O.momentum_rate(lr, mom, [lam]) == pytest.approx(np.abs(np.linalg.eigvals(M)).max())
+    assert O.momentum_rate(0.5, 0., [0.1, 1.]) == pytest.approx(0.95)
+    grid = O.momentum_rate(np.geomspace(0.01, 1, 5)[None, :], np.linspace(0, 0.9, 4)[:, None], [0.05, 1.])
+    assert grid.shape == (4, 5)
+
+def surface_torch(surface, p):
+    x, y = p[0], p[1]
+    return 0.5 * (0.05 * x**2 + y**2) if surface == 'quadratic' else 0.5 * (1 - x)**2 + 5 * (y - x**2)**2
+
+@pytest.mark.parametrize('surface', ['quadratic', 'valley'])
+@pytest.mark.parametrize('opt,lr,mom,make', [
+    ('SGD', 0.01, 0., lambda ps, lr, mom: SGD(ps, lr=lr)),
+    ('momentum', 0.005, 0.8, lambda ps, lr, mom: SGD(ps, lr=lr, momentum=mom)),
+    ('RMSProp', 0.01, 0.5, lambda ps, lr, mom: RMSProp(ps, lr=lr, momentum=mom)),
+    ('Adam', 0.05, 0.9, lambda ps, lr, mom: Adam(ps, lr=lr, betas=(mom, 0.999)))])
+def test_optimizer_path_follows_our_optimizers(surface, opt, lr, mom, make):
+    pts, losses = O.optimizer_path(opt, lr, mom, surface, steps=40)
+    p = torch.tensor(O.SURFACES[surface][2], dtype=torch.float64, requires_grad=True)
+    o = make([p], lr, mom); expected = [p.detach().clone()]
+    for _ in range(40):
+        surface_torch(surface, p).backward(); o.step(); o.zero_grad(); expected.append(p.detach().clone())
+    np.testing.assert_allclose(pts, torch.stack(expected).numpy(), rtol=1e-6, atol=1e-9)
+    np.testing.assert_allclose(losses, [surface_torch(surface, q).item() for q in expected], rtol=1e-6, atol=1e-12)
+
+def test_optimizer_path_bad_input_and_divergence():
+    with pytest.raises(ValueError, match='opt must be'): O.optimizer_path('adagrad')
+    with pytest.raises(ValueError, match='surface must be'): O.optimizer_path(surface='bowl')
+    with pytest.raises(ValueError, match='momentum'): O.optimizer_path(momentum=1.)
+    pts, losses = O.optimizer_path('SGD', 10., 0., 'valley')
+    assert len(pts) < 61 and np.isfinite(pts).all()
+    assert O.classify_path(losses, 60) == 'diverging'
+
+def test_classify_path_regimes():
+    assert O.classify_path(O.optimizer_path('SGD', 0.3, 0.)[1], 60) == 'slow'
+    assert O.classify_path(O.optimizer_path('momentum', 0.5, 0.5)[1], 60) == 'converging'
+    assert O.classify_path(O.optimizer_path('momentum', 0.5, 0.95)[1], 60) == 'oscillating'
+    assert O.classify_path(O.optimizer_path('SGD', 2.5, 0.)[1], 60) == 'diverging'
+
+def test_explorer_updates_figure_data_and_reports_divergence():
+    ex = O.momentum_explorer()
+    png, path = ex.image.value, ex.path_line.get_xydata().copy()
+    ex.opt_menu.value = 'momentum'; ex.mom_slider.value = 0.7; ex.lr_slider.value = 0.4
+    assert not np.array_equal(ex.path_line.get_xydata(), path) and ex.image.value != png
+    assert ex.marker.get_data()[1][0] == pytest.approx(0.7) and ex.marker.get_data()[0][0] == pytest.approx(math.log10(0.4))
+    pts, losses = O.optimizer_path('momentum', 0.4, 0.7)
+    np.testing.assert_allclose(ex.path_line.get_xydata(), pts)
+    np.testing.assert_allclose(ex.loss_line.get_ydata(), np.clip(losses, *O.LOSS_RANGE))
+    assert ex.rate == pytest.approx(O.momentum_rate(0.4, 0.7, (0.05, 1.)))
+    ex.lr_slider.value = 10.
+    assert ex.regime == 'diverging' and 'diverging' in ex.label.value
+    for opt in O.OPTIMIZERS:
+        ex.opt_menu.value = opt
+        for surface in O.SURFACES: ex.surface_menu.value = surface; assert ex.regime in O.PATH_REGIMES
+    ex.surface_menu.value = 'valley'
+    assert ex.contours['valley'].get_visible() and not ex.contours['quadratic'].get_visible()
+
+def test_import_is_headless():
+    import os, subprocess, sys
+    env = {k: v for k, v in os.environ.items() if k not in ('DISPLAY', 'MPLBACKEND')}
+    code = "import lessonlib.optimizers as o; e = o.momentum_explorer(); assert e.image.value[:4] == b'\\x89PNG'"
+    out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
