@@ -184,3 +184,12 @@ def test_import_works_outside_the_repo(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip()
+
+def test_partial_metrics_are_named_after_their_function():
+    from functools import partial
+    gen = torch.Generator().manual_seed(1)
+    x = torch.randn(100, 2, generator=gen); y = (x[:, 0] > 0).long()
+    dls = DataLoaders.from_split(x, y, valid_pct=0.2, seed=0, bs=32, device='cpu')
+    learn = Learner(dls, nn.Linear(2, 2), F.cross_entropy, lr=0.1, metrics=[partial(accuracy)], progress=True)
+    learn.fit(1)
+    assert 'accuracy' in learn.recorder.history.columns
