@@ -33,7 +33,7 @@ def variants(kind):
             'ours foreach': lambda ps: ours(ps, lr=1e-3, weight_decay=1e-2, foreach=True),
             'torch fused=True': lambda ps: theirs(ps, lr=1e-3, weight_decay=1e-2, fused=True)}
 
-def step_times(make_model, kind, rounds=7, steps=200, warmup=20):
+def step_times(make_model, kind, rounds=5, steps=50, warmup=10):
     "Median seconds per step() of each variant, timed in interleaved rounds so that machine load hits all alike."
     opts = {name: build(list(with_grads(make_model).parameters())) for name, build in variants(kind).items()}
     for opt in opts.values():
@@ -78,8 +78,8 @@ def main():
     table = '\n'.join(rows)
     write_section('optimizers', f"""## Optimizers lesson: step() speed and the momentum explorer (issue 9)
 
-Median time of one `step()` in microseconds, measured in isolation (every parameter holds a fixed gradient; 20 warm-up
-steps, then 7 interleaved rounds of 200 timed steps per variant; weight decay 0.01), by `benchmarks/bench_optimizers.py`.
+Median time of one `step()` in microseconds, measured in isolation (every parameter holds a fixed gradient; 10 warm-up
+steps, then 5 interleaved rounds of 50 timed steps per variant; weight decay 0.01), by `benchmarks/bench_optimizers.py`.
 Ratios are against `torch.optim.Adam/AdamW(foreach=False)`; the last column is our foreach path against `fused=True`.
 
 | model | optimizer | torch foreach=False | ours per-parameter (target ≤ 1.1×) | torch foreach=True | ours foreach (target ≤ 0.9×) | torch fused=True | ours foreach / fused |
