@@ -1,0 +1,244 @@
+"""Tests of lessonlib.fine_tuning: pretrained weights, freezing, parameter groups, BatchNorm, mixed precision, image_folder."""
+import numpy as np
+import PIL.Image
+import pytest
+import skimage.data
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+from lessonlib.data import DataLoaders
+from lessonlib.optimizers import AdamW
+from lessonlib.sgd import Callback, Learner, accuracy
+from lessonlib.fine_tuning import (BatchNormEval, EfficientNetBody, MixedPrecision, efficientnet_lite0, fine_tune, freeze,
+                                   image_folder, image_to_tensor, imagenet_classes, lite0_weights_path, mnist_few_shot,
+                                   n_trainable, predict_imagenet, random_affine, transfer_model, transfer_splitter, unfreeze)
+
+torch.set_num_threads(1)
+
+@pytest.fixture(scope='module')
+def enet(): return efficientnet_lite0()
+
+@pytest.fixture
+def model():
+    torch.manual_seed(0)
+    return transfer_model(10)
+
+def body_params(model): return [p.detach().clone() for p in model[0].parameters()]
+
+# --- the pretrained network -------------------------------------------------------------------------------------
+
+def test_imagenet_classes():
+    names = imagenet_classes()
+    assert len(names) == 1000 and names[0] == 'tench' and names[967] == 'espresso' and names[281] == 'tabby'
+
+def test_pretrained_classifies_bundled_photos(enet):
+    cat = [n for n, _ in predict_imagenet(enet, skimage.data.chelsea())]
+    assert {'tabby', 'tiger cat', 'Egyptian cat'} & set(cat), cat
+    coffee = [n for n, _ in predict_imagenet(enet, skimage.data.coffee())]
+    assert 'espresso' in coffee, coffee
+
+def test_random_weights_are_not_confident():
+    torch.manual_seed(0)
+    (_, p), = predict_imagenet(efficientnet_lite0(pretrained=False), skimage.data.chelsea(), k=1)
+    assert p < 0.2
+
+def test_corrupted_weights_file_refused(tmp_path):
+    bad = tmp_path / 'lite0.pth'
+    bad.write_bytes(lite0_weights_path().read_bytes()[:50_000])
+    with pytest.raises(ValueError, match='lite0.pth.*corrupted'): efficientnet_lite0(weights_path=bad)
+    garbage = tmp_path / 'garbage.pth'
+    garbage.write_bytes(b'\x00' * 1000)
+    with pytest.raises(ValueError, match='garbage.pth'): efficientnet_lite0(weights_path=garbage)
+
+def test_missing_or_wrong_weights_refused(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nothere.pth'): efficientnet_lite0(weights_path=tmp_path / 'nothere.pth')
+    torch.save([1, 2, 3], tmp_path / 'list.pth')
+    with pytest.raises(ValueError, match='list.pth.*state dict'): efficientnet_lite0(weights_path=tmp_path / 'list.pth')
+    torch.save({'_fc.weight': torch.zeros(3, 3)}, tmp_path / 'other.pth')
+    with pytest.raises(ValueError, match='other.pth.*EfficientNet-Lite0'): efficientnet_lite0(weights_path=tmp_path / 'other.pth')
+
+def test_body_matches_the_original_network(enet):
+    "Our body + the original pooling and classifier give exactly the ImageNet network's outputs."
+    body = EfficientNetBody(enet).eval()
+    x = torch.randn(2, 3, 64, 64)
+    with torch.no_grad():
+        ours = enet._fc(F.adaptive_avg_pool2d(body(x), 1).flatten(1))
+        torch.testing.assert_close(ours, enet(x))
+
+def test_transfer_model_shapes(model):
+    assert model(torch.randn(3, 3, 64, 64)).shape == (3, 10)
+    with pytest.raises(ValueError, match='n_out'): transfer_model(0)
+
+# --- freezing and parameter groups ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize('opt_cls', [torch.optim.AdamW, AdamW])
+def test_freeze_only_head_trains_and_body_is_bit_identical(model, opt_cls):
+    freeze(model)
+    head_ids = {id(p) for p in model[1].parameters()}
+    assert all(p.requires_grad == (id(p) in head_ids) for p in model.parameters())
+    before, head_before = body_params(model), [p.detach().clone() for p in model[1].parameters()]
+    opt = opt_cls(model.parameters(), lr=0.1, weight_decay=0.1)
+    model.train()
+    F.cross_entropy(model(torch.randn(4, 3, 64, 64)), torch.tensor([1, 2, 3, 4])).backward()
+    opt.step()
+    assert all(torch.equal(a, b) for a, b in zip(before, model[0].parameters()))
+    assert not all(torch.equal(a, b) for a, b in zip(head_before, model[1].parameters()))
+    unfreeze(model)
+    assert all(p.requires_grad for p in model.parameters())
+
+def test_freeze_train_bn_keeps_batchnorm_affine_trainable(model):
+    freeze(model, train_bn=True)
+    for m in model[0].modules():
+        for p in m.parameters(recurse=False): assert p.requires_grad == isinstance(m, nn.BatchNorm2d)
+    with pytest.raises(TypeError, match='Sequential'): freeze(nn.Linear(2, 2))
+
+def test_splitter_covers_every_parameter_once(model):
+    groups = transfer_splitter(model)
+    assert len(groups) == 3
+    ids = [id(p) for g in groups for p in g]
+    assert len(ids) == len(set(ids)) and set(ids) == {id(p) for p in model.parameters()}
+    assert [id(p) for p in groups[2]] == [id(p) for p in model[1].parameters()]
+
+def test_slice_gives_geometric_rates_per_group(model):
+    x, y = torch.randn(8, 3, 64, 64), torch.randint(0, 10, (8,))
+    learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=4, device='cpu'), model, F.cross_entropy,
+                    opt_func=AdamW, splitter=transfer_splitter, progress=False)
+    learn.set_lr(slice(1e-6, 1e-2))
+    torch.testing.assert_close(torch.tensor([g['lr'] for g in learn.opt.param_groups]), torch.tensor([1e-6, 1e-4, 1e-2]))
+    learn.set_lr(slice(3e-3))  # no start: every group but the head at a third of it
+    torch.testing.assert_close(torch.tensor([g['lr'] for g in learn.opt.param_groups]), torch.tensor([1e-3, 1e-3, 3e-3]))
+
+# --- fine_tune on a tiny (body, head) model -------------------------------------------------------------------------
+
+class Snapshot(Callback):
+    "Copies of the body's weights at the start of each fit."
+    def __init__(self): self.bodies = []
+    def before_fit(self): self.bodies.append([p.detach().clone() for p in self.learn.model[0].parameters()])
+
+def tiny_split(m): return [list(m[0].parameters()), list(m[1].parameters())]
+
+def test_fine_tune_freezes_then_unfreezes():
+    torch.manual_seed(0)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU()), nn.Linear(16, 3))
+    snap = Snapshot()
+    learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=16, device='cpu'), model, F.cross_entropy,
+                    opt_func=AdamW, splitter=tiny_split, metrics=[accuracy], cbs=[snap], progress=False)
+    hist = fine_tune(learn, 2, 1e-2, freeze_epochs=1)
+    assert list(hist.phase) == ['frozen', 'unfrozen', 'unfrozen'] and list(hist.epoch) == [0, 1, 2]
+    frozen_start, unfrozen_start = snap.bodies
+    assert all(torch.equal(a, b) for a, b in zip(frozen_start, unfrozen_start))  # the frozen phase left the body alone
+    assert not all(torch.equal(a, b) for a, b in zip(unfrozen_start, model[0].parameters()))  # then it trained
+    assert all(p.requires_grad for p in model.parameters())
+    assert len(learn.fine_tune_losses) == 3 * 4
+    with pytest.raises(ValueError, match='epochs'): fine_tune(learn, 0)
+
+def test_batchnorm_eval_keeps_statistics():
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 8) * 5 + 3, torch.randint(0, 3, (32,))
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16)), nn.Linear(16, 3))
+    bn = model[0][1]
+    mean, var = bn.running_mean.clone(), bn.running_var.clone()
+    learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=8, device='cpu'), model, F.cross_entropy,
+                    opt_func=AdamW, cbs=[BatchNormEval()], progress=False)
+    learn.fit(2, lr=1e-2)
+    assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
+    learn.remove_cbs([learn.batch_norm_eval]); learn.fit(1, lr=1e-2)
+    assert not torch.equal(bn.running_mean, mean)  # without the callback, training mode updates them
+
+# --- mixed precision ------------------------------------------------------------------------------------------------
+
+def mp_learner(mp, cbs=()):
+    torch.manual_seed(0)
+    x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
+    model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
+    return Learner(DataLoaders.from_tensors((x, y), (x, y), bs=8, device='cpu', seed=0), model, F.cross_entropy,
+                   opt_func=torch.optim.SGD, cbs=[mp, *cbs], progress=False)
+
+class Peek(Callback):
+    def after_loss(self): self.dtypes = (self.learn.pred.dtype, self.learn.loss.dtype)
+
+def test_mixed_precision_bfloat16_on_cpu():
+    mp, peek = MixedPrecision(), Peek()
+    learn = mp_learner(mp, [peek]); learn.fit(1, lr=0.1)
+    assert peek.dtypes == (torch.bfloat16, torch.float32) and mp.dtype == torch.bfloat16 and not mp.scaling
+    assert not torch.is_autocast_enabled('cpu')  # the region is closed after every batch
+    with pytest.raises(ValueError, match='dtype'): MixedPrecision(dtype=torch.float64)
+
+def test_loss_scaling_gives_the_unscaled_step():
+    plain = mp_learner(MixedPrecision(loss_scale=False)); plain.fit(1, lr=0.1)
+    scaled_cb = MixedPrecision(loss_scale=True, init_scale=1024.)
+    scaled = mp_learner(scaled_cb); scaled.fit(1, lr=0.1)
+    for a, b in zip(plain.model.parameters(), scaled.model.parameters()): torch.testing.assert_close(a, b)
+    torch.testing.assert_close(torch.tensor(plain.recorder.losses), torch.tensor(scaled.recorder.losses))  # logged unscaled
+    assert scaled_cb.skipped == 0
+
+class Overflow(Callback):
+    "Poison one gradient of the first batch, as a float16 overflow would."
+    order = -50
+    def after_backward(self):
+        if self.learn.iter == 0 and self.learn.epoch == 0: next(self.learn.model.parameters()).grad[0, 0] = float('inf')
+
+def test_loss_scaling_skips_overflowing_steps():
+    mp = MixedPrecision(loss_scale=True, init_scale=256.)
+    learn = mp_learner(mp, [Overflow()])
+    w0 = [p.detach().clone() for p in learn.model.parameters()]
+    class StopAfterFirst(Callback):
+        def after_batch(self):
+            if self.learn.training and self.learn.iter == 0: self.weights = [p.detach().clone() for p in self.learn.model.parameters()]
+    stop = StopAfterFirst()
+    learn.fit(1, lr=0.1, cbs=[stop])
+    assert mp.skipped == 1 and mp.scale == 128.
+    assert all(torch.equal(a, b) for a, b in zip(w0, stop.weights))  # the poisoned step was not taken
+    assert all(p.grad is None for p in learn.model.parameters())
+
+# --- images -------------------------------------------------------------------------------------------------------
+
+def test_image_to_tensor():
+    x = image_to_tensor(skimage.data.chelsea(), size=32)
+    assert x.shape == (1, 3, 32, 32) and x.min() >= -1 and x.max() <= 1
+    grey = image_to_tensor(np.full((10, 20), 0.5), size=8, crop=False)
+    assert grey.shape == (1, 3, 8, 8) and torch.allclose(grey, torch.full_like(grey, 1 / 255), atol=1e-6)
+    with pytest.raises(TypeError, match='img'): image_to_tensor('cat.png')
+
+def make_folder(root, classes=('ants', 'bees'), n=3):
+    for c, cls in enumerate(classes):
+        (root / cls).mkdir(parents=True)
+        for i in range(n):
+            arr = np.full((30 + 5 * i, 40, 3), 40 * (c + 1) + i, dtype=np.uint8)
+            PIL.Image.fromarray(arr).save(root / cls / f'{i}.png')
+
+def test_image_folder(tmp_path):
+    make_folder(tmp_path)
+    data = image_folder(tmp_path, size=24)
+    assert data.classes == ['ants', 'bees'] and data.y.tolist() == [0, 0, 0, 1, 1, 1]
+    assert data.x.shape == (6, 3, 24, 24) and [f.name for f in data.files] == ['0.png', '1.png', '2.png'] * 2
+    expected = (40 + 0) / 255 * 2 - 1  # a plain image of value 40 after normalising
+    torch.testing.assert_close(data.x[0], torch.full((3, 24, 24), expected), atol=1e-6, rtol=0)
+
+def test_image_folder_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match='nowhere'): image_folder(tmp_path / 'nowhere')
+    with pytest.raises(ValueError, match='no class sub-folders'): image_folder(tmp_path)
+    make_folder(tmp_path)
+    (tmp_path / 'wasps').mkdir()
+    with pytest.raises(ValueError, match='wasps.*no images'): image_folder(tmp_path)
+    (tmp_path / 'wasps' / 'readme.txt').write_text('not a picture')
+    with pytest.raises(ValueError, match='readme.txt'): image_folder(tmp_path)
+
+# --- data ---------------------------------------------------------------------------------------------------------
+
+def test_mnist_few_shot():
+    (x, y), (xv, yv) = mnist_few_shot(5)
+    assert x.shape == (50, 3, 64, 64) and torch.bincount(y).tolist() == [5] * 10
+    assert xv.shape == (1000, 3, 64, 64) and torch.bincount(yv).tolist() == [100] * 10
+    assert torch.equal(mnist_few_shot(20)[1][0], xv)  # the held-out set does not depend on the budget
+    assert x.min() >= -1 and x.max() <= 1
+    with pytest.raises(ValueError, match='per_class'): mnist_few_shot(0)
+
+def test_random_affine_identity_and_background():
+    x = torch.full((2, 3, 16, 16), -1.)
+    x[:, :, 6:10, 6:10] = 1.
+    torch.testing.assert_close(random_affine(x, 0., 0., 0.), x, atol=1e-5, rtol=0)
+    out = random_affine(x, 30., 0.2, 0.2, torch.Generator().manual_seed(0))
+    assert out.shape == x.shape and out.min() >= -1 - 1e-5 and out[..., 0, 0].allclose(torch.tensor(-1.))
