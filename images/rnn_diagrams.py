@@ -1,0 +1,75 @@
+"""Draw the RNN lesson's diagrams (images/rnn_*.png) with Matplotlib: run `python images/rnn_diagrams.py`."""
+from pathlib import Path
+import matplotlib
+matplotlib.use('Agg')
+import matplotlib.pyplot as plt
+from matplotlib.patches import FancyBboxPatch
+
+HERE = Path(__file__).parent
+COLORS = {'input': '#4c9a2a', 'hidden': '#e08214', 'output': '#2166ac'}
+
+def box(ax, x, y, text, color, w=1.1, h=0.6):
+    "A rounded box centred on (x, y)."
+    ax.add_patch(FancyBboxPatch((x - w / 2, y - h / 2), w, h, boxstyle='round,pad=0.05', fc=color, ec='none', alpha=0.85))
+    ax.text(x, y, text, ha='center', va='center', color='white', fontsize=10, weight='bold')
+
+def arrow(ax, a, b, color):
+    "An arrow between the edges of the boxes centred on a and b (boxes in a row or a column)."
+    dx, dy = (0.68, 0) if a[1] == b[1] else (0, 0.4)
+    ax.annotate('', xy=(b[0] - dx, b[1] - dy), xytext=(a[0] + dx, a[1] + dy),
+                arrowprops=dict(arrowstyle='-|>', color=color, lw=2, shrinkA=0, shrinkB=0))
+
+def legend(ax, x, y):
+    "What each arrow colour means: one weight matrix per colour."
+    for i, (name, what) in enumerate([('input', 'embedding (word -> hidden)'), ('hidden', 'hidden -> hidden (one Linear)'),
+                                      ('output', 'hidden -> scores of the next word')]):
+        ax.plot([x, x + 0.4], [y - 0.35 * i] * 2, color=COLORS[name], lw=3)
+        ax.text(x + 0.5, y - 0.35 * i, what, va='center', fontsize=8)
+
+def three_words():
+    "Three words in, one prediction out: the same arrows repeat at every step."
+    fig, ax = plt.subplots(figsize=(7, 3.2))
+    for t in range(3):
+        box(ax, 1 + 2 * t, 0, f'word {t + 1}', COLORS['input'])
+        box(ax, 1 + 2 * t, 1.6, f'hidden {t + 1}', COLORS['hidden'])
+        arrow(ax, (1 + 2 * t, 0), (1 + 2 * t, 1.6), COLORS['input'])
+        if t: arrow(ax, (2 * t - 1, 1.6), (1 + 2 * t, 1.6), COLORS['hidden'])
+    box(ax, 5, 3.1, 'word 4?', COLORS['output'])
+    arrow(ax, (5, 1.6), (5, 3.1), COLORS['output'])
+    legend(ax, 0.3, 3.4)
+    ax.set(xlim=(0, 6.2), ylim=(-0.6, 3.7)); ax.axis('off')
+    return fig
+
+def loop():
+    "The same model folded: one hidden box with an arrow back to itself."
+    fig, ax = plt.subplots(figsize=(4, 3.2))
+    box(ax, 1, 0, 'word t', COLORS['input'])
+    box(ax, 1, 1.6, 'hidden', COLORS['hidden'])
+    box(ax, 1, 3.1, 'word t+1?', COLORS['output'])
+    arrow(ax, (1, 0), (1, 1.6), COLORS['input']); arrow(ax, (1, 1.6), (1, 3.1), COLORS['output'])
+    ax.plot([1.62, 2.1, 2.1], [1.75, 1.75, 1.45], color=COLORS['hidden'], lw=2)
+    ax.annotate('', xy=(1.64, 1.45), xytext=(2.1, 1.45), arrowprops=dict(arrowstyle='-|>', color=COLORS['hidden'], lw=2))
+    ax.text(2.2, 1.6, 'for t in\nrange(n)', fontsize=8, color=COLORS['hidden'], va='center')
+    ax.set(xlim=(0, 3), ylim=(-0.6, 3.6)); ax.axis('off')
+    return fig
+
+def lstm_cell():
+    "An LSTM cell: four gates from [input, h], the cell state c carried along the top."
+    fig, ax = plt.subplots(figsize=(7, 3.4))
+    ax.annotate('', xy=(6.6, 3), xytext=(0.2, 3), arrowprops=dict(arrowstyle='-|>', color='k', lw=2))
+    ax.text(0.2, 3.2, 'cell state c (memory)', fontsize=9)
+    ax.annotate('', xy=(6.6, 0.2), xytext=(0.2, 0.2), arrowprops=dict(arrowstyle='-|>', color='grey', lw=2))
+    ax.text(0.2, -0.1, 'hidden state h, and the input x, enter here', fontsize=9, color='grey')
+    gates = [('f: forget\nsigmoid', 1.4, 'c * f'), ('i: input\nsigmoid', 2.8, '+ i * g'), ('g: candidate\ntanh', 4.0, ''),
+             ('o: output\nsigmoid', 5.4, 'h = o * tanh(c)')]
+    for name, x, op in gates:
+        box(ax, x, 1.4, name, COLORS['hidden'], w=1.05, h=0.75)
+        ax.annotate('', xy=(x, 1.0), xytext=(x, 0.2), arrowprops=dict(arrowstyle='-', color='grey', lw=1.5))
+        if op: ax.text(x, 2.6 if x < 5 else 2.2, op, ha='center', fontsize=9, color=COLORS['output'])
+        if x < 5: ax.annotate('', xy=(x, 2.95), xytext=(x, 1.8), arrowprops=dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5))
+    ax.set(xlim=(0, 6.8), ylim=(-0.3, 3.5)); ax.axis('off')
+    return fig
+
+if __name__ == '__main__':
+    for name, draw in [('rnn_three_words', three_words), ('rnn_loop', loop), ('rnn_lstm_cell', lstm_cell)]:
+        fig = draw(); fig.tight_layout(); fig.savefig(HERE / f'{name}.png', dpi=80); plt.close(fig)
