@@ -92,18 +92,33 @@ def test_decay_groups_split():
     opt = torch.optim.SGD(groups, lr=0.1)
     assert [g['weight_decay'] for g in opt.param_groups] == [0.1, 0.0]
 
-def test_weight_decay_callback_follows_group_lr_and_decay_flag():
+def test_weight_decay_callback_follows_group_lr_and_chosen_params():
     m = nn.Linear(3, 1)
     x, y = torch.randn(16, 3), torch.randn(16)
     dls = DataLoaders.from_tensors((x, y), (x, y), bs=16, device='cpu')
-    opt_func = lambda groups, lr: torch.optim.SGD(decay_groups(m, 0.0), lr=lr)
-    cb = WeightDecay(0.5)
-    learn = Learner(dls, m, mse, opt_func=opt_func, lr=0.1, cbs=[cb], progress=False)
-    learn.create_opt()
+    cb = WeightDecay(0.5, params=decay_groups(m, 0.5)[0]['params'])
+    learn = Learner(dls, m, mse, lr=0.1, splitter=lambda m: [[m.weight], [m.bias]], cbs=[cb], progress=False)
+    learn.create_opt(); learn.set_lr([0.1, 0.2])
     weight, bias = m.weight.detach().clone(), m.bias.detach().clone()
     cb.after_backward()
     torch.testing.assert_close(m.weight.detach(), weight * (1 - 0.1 * 0.5))
     torch.testing.assert_close(m.bias.detach(), bias)
+
+def test_l2_callback_restricted_to_params():
+    m = nn.Linear(3, 1)
+    x, y = torch.randn(16, 3), torch.randn(16)
+    dls = DataLoaders.from_tensors((x, y), (x, y), bs=16, device='cpu')
+    cb = L2Regularization(0.5, params=[m.weight])
+    learn = Learner(dls, m, mse, lr=0.1, cbs=[cb], progress=False)
+    learn.create_opt(); learn.training = True; learn.loss = torch.tensor(0.)
+    cb.after_loss()
+    torch.testing.assert_close(learn.loss, 0.5 * (m.weight ** 2).sum())
+
+def test_decay_groups_work_with_our_optimizers():
+    optim = pytest.importorskip('lessonlib.optimizers')
+    net = nn.Sequential(nn.Linear(3, 4), nn.LayerNorm(4), nn.Linear(4, 1))
+    opt = optim.AdamW(decay_groups(net, 0.1), lr=1e-3)
+    assert [g['weight_decay'] for g in opt.param_groups] == [0.1, 0.0]
 
 def test_wd_refuses_bad_values():
     for bad in (-1e-3, 'big', float('inf'), True):
