@@ -11,7 +11,7 @@ from lessonlib.sgd import Callback, Learner, accuracy
 from lessonlib.rnn import (ARTARCallback, Dropout, LMDataLoader, LSTM, LSTMCell, LSTMLM, LoopLM, RegularisedLM,
                            ResetStateCallback, SequenceLM, StatefulLM, ThreeWordLM, ar_tar_penalty, decode, generate,
                            generate_text, human_numbers_lm, input_grad_norms, lm_loss, make_lstm, make_vocab,
-                           most_common_baseline, numericalize, word_windows)
+                           most_common_baseline, numericalize, word_windows, wrong_predictions)
 
 def leaf(t): return t.detach().clone().requires_grad_()
 
@@ -292,3 +292,27 @@ def test_import_is_headless():
     code = "import matplotlib; matplotlib.use('Agg'); import lessonlib.rnn; print('ok')"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, timeout=120)
     assert out.returncode == 0 and out.stdout.strip() == 'ok', out.stderr
+
+# ---------- reading mistakes
+
+class Echo(nn.Module):
+    "A stateless 'language model' that always guesses the word it just read."
+    def __init__(self, vocab_sz): super().__init__(); self.vocab_sz, self.w = vocab_sz, nn.Parameter(torch.zeros(1))
+    def reset(self): pass
+    def forward(self, x): return F.one_hot(x, self.vocab_sz).float() + self.w
+
+def test_wrong_predictions_counts_each_mistake_by_context():
+    vocab = ['.', 'one', 'two']
+    ids = numericalize('one . two . two . one'.split(), vocab)
+    model = Echo(len(vocab)).train()
+    wrong = wrong_predictions(model, ids, vocab, seq_len=3)
+    # echoing: one->. wrong, .->two wrong, two->. wrong, .->two wrong, two->. wrong, .->one wrong: six of six
+    assert list(wrong.columns) == ['after', 'actual', 'predicted', 'count']
+    assert dict(zip(zip(wrong.after, wrong.actual, wrong.predicted), wrong['count'])) == {
+        ('two', '.', 'two'): 2, ('.', 'two', '.'): 2, ('one', '.', 'one'): 1, ('.', 'one', '.'): 1}
+    assert wrong['count'].is_monotonic_decreasing and model.training  # most frequent first; mode restored
+
+def test_wrong_predictions_empty_when_perfect():
+    vocab = ['a']
+    wrong = wrong_predictions(Echo(1), torch.zeros(9, dtype=torch.long), vocab, seq_len=4)
+    assert len(wrong) == 0 and list(wrong.columns) == ['after', 'actual', 'predicted', 'count']
