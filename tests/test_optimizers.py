@@ -72,9 +72,11 @@ def test_100_steps_match_torch(name, ours_cls, torch_cls, defaults, g0, g1):
         for k in ga:
             if k != 'params': assert ga[k] == gb[k], k
 
+@pytest.mark.parametrize('chunk', [O.FOREACH_CHUNK, 1, 100], ids=['default-chunk', 'one-tensor-per-call', 'small-chunks'])
 @pytest.mark.parametrize('cls,torch_cls,kw', [(Adam, torch.optim.Adam, dict(lr=3e-3, weight_decay=0.05)),
                                               (AdamW, torch.optim.AdamW, dict(lr=3e-3, weight_decay=0.1))])
-def test_foreach_path_matches_torch_and_per_parameter(cls, torch_cls, kw):
+def test_foreach_path_matches_torch_and_per_parameter(cls, torch_cls, kw, chunk, monkeypatch):
+    monkeypatch.setattr(O, 'FOREACH_CHUNK', chunk)  # the CPU path works in chunks of this many elements
     batches = make_batches()
     models = [make_model() for _ in range(3)]
     opts = [cls(groups_of(models[0], {}, dict(lr=1e-3, betas=(0.8, 0.99))), foreach=True, **kw),
@@ -379,3 +381,8 @@ def test_import_is_headless():
     code = "import lessonlib.optimizers as o; e = o.momentum_explorer(); assert e.image.value[:4] == b'\\x89PNG'"
     out = subprocess.run([sys.executable, '-c', code], capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
+
+def test_chunk_slices_cut_runs_of_at_most_limit_elements():
+    assert O._chunk_slices([10, 50, 30, 200, 5], 64) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 5)]
+    assert O._chunk_slices([3, 3, 3], 6) == [slice(0, 2), slice(2, 3)]
+    assert O._chunk_slices([10, 50], None) == [slice(0, 2)]
