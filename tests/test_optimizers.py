@@ -386,3 +386,19 @@ def test_chunk_slices_cut_runs_of_at_most_limit_elements():
     assert O._chunk_slices([10, 50, 30, 200, 5], 64) == [slice(0, 2), slice(2, 3), slice(3, 4), slice(4, 5)]
     assert O._chunk_slices([3, 3, 3], 6) == [slice(0, 2), slice(2, 3)]
     assert O._chunk_slices([10, 50], None) == [slice(0, 2)]
+
+@pytest.mark.parametrize('cls,torch_cls,kw', [(Adam, torch.optim.Adam, dict(lr=3e-3, weight_decay=0.05)),
+                                              (AdamW, torch.optim.AdamW, dict(lr=3e-3, weight_decay=0.1))])
+def test_fused_compiled_path_matches_torch(cls, torch_cls, kw):
+    "The torch.compile'd path: same numbers as torch.optim over 100 steps of two param groups (compiles once, slowly)."
+    batches = make_batches()
+    models = [make_model() for _ in range(2)]
+    opts = [cls(groups_of(models[0], {}, dict(lr=1e-3, betas=(0.8, 0.99))), fused=True, **kw),
+            torch_cls(groups_of(models[1], {}, dict(lr=1e-3, betas=(0.8, 0.99))), foreach=False, **kw)]
+    for m, o in zip(models, opts): train(m, o, batches)
+    for p, q in zip(*(m.parameters() for m in models)): torch.testing.assert_close(p, q)
+    assert opts[0].state_dict()['state'][0]['step'] == 100
+
+def test_foreach_and_fused_together_is_an_error():
+    with pytest.raises(ValueError, match='foreach and fused cannot both be True'):
+        AdamW(make_model().parameters(), foreach=True, fused=True)
