@@ -1,5 +1,5 @@
 """Execute every course notebook and write a static, readable HTML copy with an index page into _html/."""
-import html, sys, time
+import html, re, sys, time
 from pathlib import Path
 
 import nbformat
@@ -26,9 +26,13 @@ def render(path:Path, out_dir:Path) -> float:
     (out_dir / f'{path.stem}.html').write_text(body, encoding='utf-8')
     return time.perf_counter() - start
 
+def inline_code(text:str) -> str:
+    "Escape `text` for HTML and show its `backticked` names as code."
+    return re.sub(r'`([^`]+)`', r'<code>\1</code>', html.escape(text))
+
 def index(lessons:list) -> str:
     "The index page: the lessons in course order, each with its one-line summary."
-    items = '\n'.join(f'<li><a href="{stem}.html">{html.escape(info["title"])}</a><p>{html.escape(info["summary"])}</p></li>'
+    items = '\n'.join(f'<li><a href="{stem}.html">{html.escape(info["title"])}</a><p>{inline_code(info["summary"])}</p></li>'
                       for stem, info in lessons)
     return f"""<!doctype html><html><head><meta charset="utf-8"><title>lessonlib: the course</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;line-height:1.5;color:#222}}
