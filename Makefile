@@ -10,7 +10,8 @@ RECBOLE := recbole==1.2.1
 STAMP := $(VENV)/.installed
 PORT  ?= 8888
 
-.PHONY: lab test install check-sync nbtest pytest bench results html lock clean-venv
+.PHONY: lab test install check-sync check-outputs nbtest pytest bench results outputs html lock clean-venv
+NB ?=
 
 ## install: create .venv (if missing) and install the pinned packages and lessonlib
 install: $(STAMP)
@@ -30,11 +31,15 @@ lab: install
 	echo "Starting JupyterLab on the course; open the http://127.0.0.1:$(PORT)/lab?token=... URL printed below."; \
 	exec $(BIN)/jupyter lab $$opts
 
-## test: install, check notebooks are clean and exported, run every notebook, run pytest
+## test: install, check notebooks are clean, exported and carry fresh outputs, run every notebook, run pytest
 test: install check-sync nbtest pytest
 
 check-sync: install
 	@$(PY) .ci/check_sync.py
+
+## check-outputs: committed outputs present, error-free, fresh, and every number the prose quotes printed (NB=... for one)
+check-outputs: install
+	@$(PY) .ci/check_outputs.py $(NB)
 
 nbtest: install
 	$(BIN)/nbdev_test --n_workers 1 --timing
@@ -46,8 +51,12 @@ pytest: install
 bench: install
 	@for f in benchmarks/bench_*.py; do echo "== $$f"; $(PY) $$f || exit 1; done
 
-## results: every lesson's headline experiment and the notebook timings, then the README's lesson table
-results: bench
+## outputs: run every cell of the notebooks (NB=... for some) in a real kernel and commit-ready outputs; Run All times
+outputs: install
+	$(PY) .ci/outputs.py $(NB)
+
+## results: every lesson's headline experiment, fresh notebook outputs and timings, then the README's lesson table
+results: bench outputs
 	$(PY) benchmarks/timing.py
 	$(PY) benchmarks/update_readme.py
 

@@ -1,0 +1,78 @@
+"""Run every cell of course notebooks in a real Jupyter kernel and store the outputs, as `make outputs` does.
+
+    python .ci/outputs.py                 # every notebook in nbs/
+    python .ci/outputs.py 04_optimizers   # some (names with or without .ipynb)
+
+Each notebook runs top to bottom in a fresh kernel, slow cells included, as JupyterLab's Run All does. Its
+outputs are kept; metadata is cleaned as nbdev_clean cleans it; the notebook's metadata records a hash of its
+code cells, so `.ci/check_outputs.py` can tell when the outputs no longer match the code. A notebook whose run
+fails is left untouched (nothing half-written). The Run All seconds go to benchmarks/runall.json and to the
+Run All section of benchmarks/RESULTS.md.
+"""
+import json, os, sys, time
+from pathlib import Path
+
+import nbformat
+from nbclient import NotebookClient
+from nbclient.exceptions import CellExecutionError
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / '.ci'))
+from nbhash import code_hash, clean_and_stamp, write_notebook
+
+RUNALL = ROOT / 'benchmarks' / 'runall.json'
+BUDGET_NB, BUDGET_COURSE = 120, 8 * 60
+
+def notebooks(names) -> list:
+    "The notebooks named on the command line, or every course notebook."
+    if not names: return sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb'))
+    paths = [ROOT / 'nbs' / (n if n.endswith('.ipynb') else f'{n}.ipynb') for n in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing: raise SystemExit(f"No such notebook: {', '.join(missing)}")
+    return paths
+
+def execute(path:Path) -> tuple:
+    "Run every cell of `path` in a fresh kernel; the executed notebook and the seconds it took."
+    nb = nbformat.read(path, as_version=4)
+    client = NotebookClient(nb, timeout=900, kernel_name='python3', store_widget_state=False,
+                            resources={'metadata': {'path': str(path.parent)}})
+    start = time.perf_counter()
+    client.execute()
+    return nb, time.perf_counter() - start
+
+def record(times:dict):
+    "Merge the new Run All seconds into runall.json and rewrite the Run All section of RESULTS.md."
+    data = json.loads(RUNALL.read_text()) if RUNALL.exists() else {}
+    data.update({k: round(v, 1) for k, v in times.items()})
+    RUNALL.write_text(json.dumps(dict(sorted(data.items())), indent=1) + '\n')
+    sys.path.insert(0, str(ROOT / 'benchmarks'))
+    from results import write_section
+    rows = '\n'.join(f"| {k} | {v:.0f} | {'yes' if v <= BUDGET_NB else '**no**'} |" for k, v in sorted(data.items()))
+    total = sum(data.values())
+    write_section('runall', f"""## Run All: every cell of every notebook (issue 12)
+
+`make outputs` runs each notebook top to bottom in a fresh Jupyter kernel, slow cells included, as a learner's
+Run All in JupyterLab does, and commits the outputs (`.ci/outputs.py`):
+
+| notebook | seconds | within {BUDGET_NB} s |
+|---|---|---|
+{rows}
+
+**Whole course: {total:.0f} s** (budget: {BUDGET_COURSE} s).""")
+
+def main(names):
+    os.environ.setdefault('PYDEVD_DISABLE_FILE_VALIDATION', '1')
+    times, failed = {}, []
+    for path in notebooks(names):
+        try: nb, seconds = execute(path)
+        except CellExecutionError as e:
+            print(f"{path.name}: FAILED, left unchanged:\n{str(e)[-3000:]}", flush=True); failed.append(path.name); continue
+        clean_and_stamp(nb)
+        write_notebook(nb, path)
+        times[path.stem] = seconds
+        print(f"{path.name}: {seconds:.0f} s, outputs written (code hash {code_hash(nb)[:12]})", flush=True)
+    if times: record(times)
+    if failed: raise SystemExit(f"These notebooks failed and were not written: {', '.join(failed)}")
+
+if __name__ == '__main__':
+    main(sys.argv[1:])
