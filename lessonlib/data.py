@@ -4,17 +4,21 @@
 
 # %% ../nbs/00_data.ipynb #27f20e53
 from __future__ import annotations
-import gzip, importlib.util, random, re
+import difflib, functools, gzip, html, importlib, importlib.util, math, numbers, random, re
 from functools import lru_cache
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import torch
+from fastcore.basics import patch
 
 # %% auto #0
-__all__ = ['ML_GENRES', 'set_seed', 'default_device', 'package_file', 'read_idx', 'mnist_sample', 'movielens_100k',
-           'number_words', 'human_numbers', 'TensorLoader', 'random_split', 'DataLoaders']
+__all__ = ['ML_GENRES', 'SEEDS', 'set_seed', 'default_device', 'package_file', 'read_idx', 'mnist_sample', 'movielens_100k',
+           'number_words', 'human_numbers', 'TensorLoader', 'random_split', 'DataLoaders', 'over_seeds', 'with_spread',
+           'compare_seeds', 'verdict', 'bad_value', 'bad_type', 'check_type', 'check_number', 'did_you_mean',
+           'check_choice', 'check_keywords', 'check_list', 'check_tensor', 'require', 'Question', 'Quiz', 'Hint',
+           'CheckResult', 'exercise', 'expect_close']
 
 # %% ../nbs/00_data.ipynb #de5e0148
 def set_seed(seed:int=42):  # the seed for Python's, NumPy's and PyTorch's generators
@@ -283,3 +287,289 @@ class DataLoaders:
     def one_batch(self): "The first training batch." ; return next(iter(self.train))
     def __getitem__(self, i): return (self.train, self.valid)[i]
     def __repr__(self): return f"DataLoaders(train: {self.train.n} samples, valid: {self.valid.n} samples, device={self.device})"
+
+# %% ../nbs/00_data.ipynb #428e5ad9
+SEEDS = (0, 1, 2)
+
+def _as_row(out) -> dict:
+    "A run's result as a dict of plain numbers: a number becomes {'value': number}."
+    out = out if isinstance(out, dict) else {'value': out}
+    return {k: float(v) if isinstance(v, (int, float, np.number, torch.Tensor)) and not isinstance(v, bool) else v
+            for k, v in out.items()}
+
+def over_seeds(run,  # called as `run(seed)` after `set_seed(seed)`; returns a number or a dict of numbers
+               seeds=SEEDS) -> pd.DataFrame:
+    "One row per seed of what `run(seed)` returns, each run starting from `set_seed(seed)`."
+    rows = {}
+    for seed in seeds:
+        set_seed(int(seed)); rows[int(seed)] = _as_row(run(int(seed)))
+    return pd.DataFrame.from_dict(rows, orient='index').rename_axis('seed')
+
+# %% ../nbs/00_data.ipynb #c3e6dcad
+def with_spread(table:pd.DataFrame) -> pd.DataFrame:
+    "Add each row's `mean` and `std` (sample standard deviation) over the columns, which are seeds."
+    values = table.astype(float)
+    return table.assign(mean=values.mean(axis=1), std=values.std(axis=1, ddof=1))
+
+def compare_seeds(runs:dict,  # variant name -> `run(seed)` returning one number
+                  seeds=SEEDS) -> pd.DataFrame:
+    "Variants by seed, with each variant's mean and standard deviation over the seeds."
+    columns = {}
+    for name, run in runs.items():
+        result = over_seeds(run, seeds)
+        if list(result.columns) != ['value']:
+            raise bad_value('runs', name, 'a run returning one number', f"The run named {name!r} returned several values; use over_seeds for those.")
+        columns[name] = result['value']
+    table = pd.DataFrame(columns).T
+    table.columns = [f'seed {s}' for s in table.columns]
+    return with_spread(table)
+
+def verdict(table:pd.DataFrame, a:str, b:str, higher_is_better:bool=True, fmt:str='.4f') -> str:
+    "A sentence comparing rows `a` and `b`: a winner only when the gap of the means exceeds both spreads added."
+    ma, mb = table.loc[a, 'mean'], table.loc[b, 'mean']
+    spread, gap = table.loc[a, 'std'] + table.loc[b, 'std'], abs(ma - mb)
+    seeds = sum(str(c).startswith('seed') for c in table.columns)
+    if not gap > spread:
+        return (f"{a} ({ma:{fmt}}) and {b} ({mb:{fmt}}) tie: the gap of {gap:{fmt}} is within the seeds' spread "
+                f"({spread:{fmt}}, {seeds} seeds).")
+    (win, mw), (lose, ml) = sorted([(a, ma), (b, mb)], key=lambda t: t[1], reverse=higher_is_better)
+    return (f"{win} beats {lose}: {mw:{fmt}} against {ml:{fmt}}, a gap of {gap:{fmt}} beyond the seeds' spread "
+            f"({spread:{fmt}}, {seeds} seeds).")
+
+# %% ../nbs/00_data.ipynb #950fab66
+def _show(value) -> str:
+    "A short description of `value` for an error message."
+    if isinstance(value, torch.Tensor): return f"a tensor of shape {tuple(value.shape)} and dtype {str(value.dtype).removeprefix('torch.')}"
+    if isinstance(value, np.ndarray): return f"an array of shape {value.shape} and dtype {value.dtype}"
+    if isinstance(value, type): return f"the class {value.__name__}"
+    if callable(value) and hasattr(value, '__name__'): return f"the function {value.__name__}"
+    text = repr(value)
+    return f"a {type(value).__name__} object" if '\n' in text or len(text) > 60 else text
+
+def _message(name:str, value, expected:str, fix:str='') -> str:
+    "'name: got value, expected ... fix' in one line."
+    return f"{name}: got {_show(value)}, expected {expected}." + (f" {fix}" if fix else '')
+
+def bad_value(name:str, value, expected:str, fix:str='') -> ValueError:
+    "A ValueError naming the argument, the value received, what was expected and a likely fix."
+    return ValueError(_message(name, value, expected, fix))
+
+def bad_type(name:str, value, expected:str, fix:str='') -> TypeError:
+    "A TypeError naming the argument, the value received, what was expected and a likely fix."
+    return TypeError(_message(name, value, expected, fix))
+
+# %% ../nbs/00_data.ipynb #1f204738
+def _as_tuple(x): return x if isinstance(x, tuple) else (x,)
+
+def check_type(name:str, value, types, expected:str|None=None, fix:str=''):
+    "Return `value` if it is an instance of `types` (a bool only if `bool` is listed), else raise a TypeError."
+    types = _as_tuple(types)
+    if isinstance(value, types) and (not isinstance(value, bool) or bool in types): return value
+    raise bad_type(name, value, expected or ' or '.join(f'a {t.__name__}' for t in types), fix)
+
+def _bounds(low, high, low_open, high_open, integer) -> str:
+    "Words for the allowed range of a number."
+    what = 'an integer' if integer else 'a number'
+    if low is not None and high is not None:
+        return f"{what} in {'(' if low_open else '['}{low}, {high}{')' if high_open else ']'}"
+    if low is not None: return f"{what} {'>' if low_open else '>='} {low}"
+    if high is not None: return f"{what} {'<' if high_open else '<='} {high}"
+    return f"a finite {'integer' if integer else 'number'}"
+
+def check_number(name:str, value, low=None, high=None, low_open:bool=False, high_open:bool=False,
+                 integer:bool=False, fix:str=''):
+    "Return `value` as a Python int or float if it is a finite real (an integer if asked) within the bounds, else raise."
+    expected = _bounds(low, high, low_open, high_open, integer)
+    if isinstance(value, torch.Tensor) and value.numel() == 1 and not value.is_complex(): value = value.item()
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral if integer else numbers.Real):
+        raise bad_type(name, value, expected, fix)
+    v = int(value) if isinstance(value, numbers.Integral) else float(value)
+    if not math.isfinite(v): raise bad_value(name, value, expected, fix)
+    too_low = low is not None and (v <= low if low_open else v < low)
+    too_high = high is not None and (v >= high if high_open else v > high)
+    if too_low or too_high: raise bad_value(name, value, expected, fix)
+    return v
+
+# %% ../nbs/00_data.ipynb #2c904559
+def did_you_mean(word:str, options) -> str:
+    "' Did you mean ...?' with the option closest to `word`, or an empty string."
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=1, cutoff=0.6)
+    return f" Did you mean {close[0]!r}?" if close else ''
+
+def check_choice(name:str, value, choices):
+    "Return `value` if it is one of `choices`, else raise a ValueError listing them."
+    if value in choices: return value
+    raise bad_value(name, value, 'one of ' + ', '.join(map(repr, choices)), did_you_mean(value, choices).strip())
+
+def check_keywords(owner:str, kwargs:dict, allowed):
+    "Raise a TypeError for the first keyword in `kwargs` that `owner` does not take, suggesting the closest one."
+    for key in kwargs:
+        if key not in allowed:
+            raise TypeError(f"{owner} got an unexpected keyword argument {key!r}.{did_you_mean(key, allowed)} "
+                            f"It takes: {', '.join(sorted(allowed))}.")
+
+def check_list(name:str, value, item_check=None, expected_item:str='items', fix:str='') -> list:
+    "Return `value` as a list if it is a list or tuple (None gives []) whose items pass `item_check`, else raise."
+    if value is None: return []
+    if not isinstance(value, (list, tuple)):
+        single = getattr(value, '__name__', None) or type(value).__name__ + '(...)'
+        raise bad_type(name, value, f"a list of {expected_item}", fix or f"Wrap it in a list: {name}=[{single}].")
+    for i, item in enumerate(value):
+        if item_check is not None and not item_check(item): raise bad_type(f"{name}[{i}]", item, f"one of {expected_item}", fix)
+    return list(value)
+
+# %% ../nbs/00_data.ipynb #a6e064a2
+_DTYPE_KINDS = {'float': lambda t: t.is_floating_point(), 'bool': lambda t: t.dtype == torch.bool,
+                'int': lambda t: not (t.is_floating_point() or t.is_complex() or t.dtype == torch.bool)}
+
+def check_tensor(name:str, t, ndim=None, dtype=None, nonempty:bool=True, finite:bool=False, fix:str=''):
+    "Return `t` if it is a tensor with the expected dimensions, kind of dtype ('float', 'int', 'bool' or a dtype), size and finiteness."
+    if not isinstance(t, torch.Tensor): raise bad_type(name, t, 'a torch.Tensor', fix or 'Convert it with torch.tensor(...).')
+    if ndim is not None and t.ndim not in _as_tuple(ndim):
+        raise bad_value(name, t, f"a tensor with {' or '.join(map(str, _as_tuple(ndim)))} dimensions", fix)
+    if dtype is not None:
+        ok = _DTYPE_KINDS[dtype](t) if isinstance(dtype, str) else t.dtype == dtype
+        if not ok: raise bad_type(name, t, f"a tensor of {dtype} dtype", fix)
+    if nonempty and t.numel() == 0: raise bad_value(name, t, 'a non-empty tensor', fix)
+    if finite and (t.is_floating_point() or t.is_complex()):
+        bad = (~torch.isfinite(t)).sum().item()
+        if bad: raise bad_value(name, t, f"finite values, but {bad} of them are NaN or infinite", fix)
+    return t
+
+# %% ../nbs/00_data.ipynb #709604ca
+def require(module:str,  # the module to import, e.g. 'efficientnet_lite_pytorch'
+            extra:str|None=None,  # the lessonlib extra that installs it, e.g. 'vision'
+            command:str|None=None):  # or the exact command that installs it
+    "Import `module`, or raise ModuleNotFoundError naming the command that installs it."
+    try: return importlib.import_module(module)
+    except ModuleNotFoundError as e:
+        how = command or (f'pip install "lessonlib[{extra}]"' if extra else f'pip install {module.split(".")[0]}')
+        raise ModuleNotFoundError(f"{module} is needed here but {e.name!r} is not installed. Install it with: {how} "
+                                  f"(in the course's repository, `make install` installs everything).", name=e.name) from e
+
+# %% ../nbs/00_data.ipynb #49a3d4cc
+def _inline_html(text:str) -> str:
+    "The Markdown of a question, enough of it for a widget: `code`, **bold** and *italics*; $math$ is kept."
+    text = html.escape(text, quote=False)
+    text = re.sub(r'`([^`]+)`', r'<code>\1</code>', text)
+    text = re.sub(r'\*\*([^*]+)\*\*', r'<b>\1</b>', text)
+    return re.sub(r'(?<![\w*])\*([^*\s][^*]*)\*', r'<i>\1</i>', text)
+
+class Question:
+    "One question: multiple choice (`options`), numeric (a number `answer`, within relative `tol`), or open."
+    def __init__(self, text:str, answer, options:list|None=None, why:dict|None=None, explain:str='', tol:float=0.):
+        if options is not None and answer not in options: raise bad_value('answer', answer, f"one of the options {options}")
+        self.text, self.answer, self.options, self.why, self.explain, self.tol = text, answer, options, why or {}, explain, tol
+
+    @property
+    def kind(self) -> str:
+        "'choice', 'number' or 'open'."
+        if self.options: return 'choice'
+        return 'number' if isinstance(self.answer, numbers.Real) and not isinstance(self.answer, bool) else 'open'
+
+    def feedback(self, response) -> tuple:
+        "Whether `response` is right, and what to tell the learner."
+        right = f"Right. {self.explain}".strip()
+        if self.kind == 'choice':
+            if response is None: return False, "Pick an option first."
+            return (True, right) if response == self.answer else (False, f"Not quite. {self.why.get(response, 'Look at the options again.')}")
+        if self.kind == 'number':
+            try: value = float(str(response).replace(',', ''))
+            except ValueError: return False, "Type a number, such as 0.5 or 1e-3."
+            if math.isclose(value, self.answer, rel_tol=self.tol, abs_tol=1e-12): return True, right
+            return False, f"Not quite: that is too {'high' if value > self.answer else 'low'}."
+        return True, f"One good answer: {self.answer}"
+
+# %% ../nbs/00_data.ipynb #335d2f7b
+@patch
+def markdown(self:Question, number:int) -> str:
+    "The question in Markdown, with its answer folded away."
+    lines = [f"**{number}.** {self.text}", '']
+    if self.kind == 'choice': lines += [f"- ({chr(97 + i)}) {o}" for i, o in enumerate(self.options)]
+    answer = self.answer
+    if self.kind == 'choice': answer = f"({chr(97 + self.options.index(self.answer))}) {self.answer}"
+    return '\n'.join(lines + ['', f"<details><summary>Answer</summary>\n\n{answer}. {self.explain}\n\n</details>", ''])
+
+@patch
+def widget(self:Question, number:int):
+    "The live version: pick or type an answer, press Check (or Show answer), read the feedback."
+    import ipywidgets as widgets
+    prompt = widgets.HTMLMath(f"<b>{number}.</b> {_inline_html(self.text)}")
+    control = {'choice': lambda: widgets.RadioButtons(options=self.options, value=None, layout={'width': 'max-content'}),
+               'number': lambda: widgets.Text(placeholder='your answer', layout={'width': '12em'}),
+               'open': lambda: None}[self.kind]()
+    button = widgets.Button(description='Check' if control else 'Show answer')
+    feedback = widgets.HTMLMath()
+    def on_click(_):
+        ok, message = self.feedback(control.value if control else None)
+        feedback.value = f"{'✅' if ok else '❌'} {_inline_html(message)}"
+    button.on_click(on_click)
+    return widgets.VBox([prompt] + ([control] if control else []) + [widgets.HBox([button, feedback])])
+
+# %% ../nbs/00_data.ipynb #65ed6224
+class Quiz:
+    "Questions shown live in JupyterLab, with a static Markdown copy (answers folded) where no kernel runs."
+    def __init__(self, questions:list, title:str=''): self.questions, self.title = list(questions), title
+
+    def markdown(self) -> str:
+        "Every question in Markdown, answers folded."
+        head = [f"**{self.title}**", ''] if self.title else []
+        return '\n'.join(head + [q.markdown(i + 1) for i, q in enumerate(self.questions)])
+
+    def widget(self):
+        "Every question as a live widget, one under the other."
+        import ipywidgets as widgets
+        return widgets.VBox([q.widget(i + 1) for i, q in enumerate(self.questions)])
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        bundle = {'text/plain': f"Quiz of {len(self.questions)} questions", 'text/markdown': self.markdown()}
+        try: view = self.widget()._repr_mimebundle_()
+        except ImportError: view = {}
+        bundle.update({k: v for k, v in view.items() if k != 'text/plain'})
+        return bundle
+
+# %% ../nbs/00_data.ipynb #2de689b7
+class Hint(Exception):
+    "Raised by an exercise check when it recognises a mistake; the message says what to look at."
+
+_STATUS_ICON = {'passed': '✅', 'failed': '❌', 'not attempted': '⏳'}
+
+class CheckResult:
+    "What an exercise check found: `status` is 'passed', 'failed' or 'not attempted', and `message` says why."
+    def __init__(self, name:str, status:str, message:str): self.name, self.status, self.message = name, status, message
+    @property
+    def passed(self) -> bool: return self.status == 'passed'
+    def __repr__(self): return f"{_STATUS_ICON[self.status]} {self.name}: {self.status}. {self.message}"
+    def _repr_markdown_(self): return f"{_STATUS_ICON[self.status]} **{self.name}**: {self.status}. {self.message}"
+
+def exercise(check):
+    "Make `check(fn, ...)`, which raises `Hint` on a mistake, report a `CheckResult` instead of raising."
+    @functools.wraps(check)
+    def run(fn, *args, **kwargs):
+        name = check.__name__
+        try: detail = check(fn, *args, **kwargs)
+        except NotImplementedError:
+            return CheckResult(name, 'not attempted', "Not attempted yet: write the function above, run its cell, then run this one again.")
+        except Hint as hint: return CheckResult(name, 'failed', str(hint))
+        except Exception as e: return CheckResult(name, 'failed', f"Your code raised {type(e).__name__}: {e}")
+        return CheckResult(name, 'passed', detail or 'Every case agrees.')
+    return run
+
+# %% ../nbs/00_data.ipynb #8be42322
+def _close(a, b, atol:float, rtol:float) -> bool:
+    "Whether `a` and `b` have one shape and close values (NaN where the other has NaN counts as equal)."
+    try: a, b = torch.as_tensor(a).detach().cpu().double(), torch.as_tensor(b).detach().cpu().double()
+    except (TypeError, ValueError, RuntimeError): return False
+    return a.shape == b.shape and bool(torch.allclose(a, b, rtol=rtol, atol=atol, equal_nan=True))
+
+def expect_close(got, expected, hint:str, mistakes:dict|None=None, atol:float=1e-5, rtol:float=1e-4, what:str='your result'):
+    "Raise `Hint` unless `got` matches `expected`: a shape hint, the hint of a known mistake that `got` reproduces, or `hint`."
+    if got is None: raise Hint(f"{what} is None: does the function `return` it?")
+    try: got_t = torch.as_tensor(got)
+    except (TypeError, ValueError, RuntimeError): raise Hint(f"{what} should be a tensor or a number, got {type(got).__name__}.") from None
+    expected = torch.as_tensor(expected)
+    if got_t.shape != expected.shape: raise Hint(f"{what} has shape {tuple(got_t.shape)}; expected {tuple(expected.shape)}.")
+    if _close(got_t, expected, atol, rtol): return
+    for mistake, wrong in (mistakes or {}).items():
+        if _close(got_t, wrong, atol, rtol): raise Hint(mistake)
+    raise Hint(hint)
