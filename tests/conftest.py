@@ -1,8 +1,19 @@
-"""Shared pytest setup: a headless matplotlib backend and a fixed seed for every test."""
+"""Shared pytest setup: a headless matplotlib backend, a fixed seed for every test, and the markers in use."""
 import matplotlib
 matplotlib.use('Agg')
 import pytest
 from lessonlib.data import set_seed
+
+# The kinds of bad input that tests/test_bad_input_*.py cover (issue 16); `pytest -m silent` runs one kind.
+BAD_INPUT_KINDS = {
+    'wrong_kind': 'an argument of the wrong kind (a function for a list, an optimizer instance for a factory, ...)',
+    'wrong_order': 'a call made before what it needs (a history before any fit, ...)',
+    'blame': 'a failure whose message must name its real cause (NaN in the data, not the learning rate, ...)',
+    'silent': 'a mistake that used to give a silently wrong result (broadcasting, NaN, quiet clamping, ...)',
+    'keyword': 'a misspelled keyword argument, answered with "did you mean"',
+    'bad_value': 'an out-of-range, ill-shaped, empty or non-finite value or data set',
+    'widget': 'an extreme value given to an explorer',
+}
 
 @pytest.fixture(autouse=True)
 def seeded():
@@ -11,3 +22,5 @@ def seeded():
 
 def pytest_configure(config):
     config.addinivalue_line('markers', 'browser: drives JupyterLab in headless Chromium (needs /usr/bin/chromium)')
+    for kind, what in BAD_INPUT_KINDS.items():
+        config.addinivalue_line('markers', f'{kind}: bad input, {what}')
