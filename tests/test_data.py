@@ -7,7 +7,7 @@ import torch
 
 import lessonlib.data as data
 from lessonlib.data import (DataLoaders, TensorLoader, human_numbers, mnist_sample, movielens_100k, number_words,
-                            random_split, read_idx, set_seed, ML_GENRES)
+                            split_indices, read_idx, set_seed, ML_GENRES)
 
 # ---------- seeds and devices
 
@@ -226,12 +226,12 @@ def test_loader_bad_input():
     with pytest.raises(ValueError, match='bs'): TensorLoader(torch.zeros(3), bs=0)
     with pytest.raises(TypeError, match='tensors'): TensorLoader([1, 2, 3])
 
-def test_random_split_is_a_seeded_partition():
-    tr, va = random_split(100, 0.2, seed=5)
+def test_split_indices_is_a_seeded_partition():
+    tr, va = split_indices(100, 0.2, seed=5)
     assert len(va) == 20 and len(tr) == 80
     assert sorted(torch.cat([tr, va]).tolist()) == list(range(100))
-    assert torch.equal(random_split(100, 0.2, seed=5)[1], va)
-    with pytest.raises(ValueError, match='valid_pct'): random_split(10, 0)
+    assert torch.equal(split_indices(100, 0.2, seed=5)[1], va)
+    with pytest.raises(ValueError, match='valid_pct'): split_indices(10, 0)
 
 def test_dataloaders_from_split():
     x, y = torch.randn(200, 3), torch.arange(200)
@@ -241,3 +241,41 @@ def test_dataloaders_from_split():
     assert xb.shape == (16, 3) and torch.equal(x[yb], xb)
     assert dls.device == torch.device('cpu') and dls[0] is dls.train and dls[1] is dls.valid
     assert not dls.valid.shuffle and dls.train.shuffle
+
+def test_one_batch_does_not_move_the_shuffle():
+    x = torch.arange(40)
+    peeked, fresh = (DataLoaders.from_tensors((x, x), (x, x), bs=8, seed=3, device='cpu') for _ in range(2))
+    first = peeked.one_batch()
+    assert torch.equal(peeked.one_batch()[0], first[0])                      # asking twice gives the same batch
+    epoch = [b[0].tolist() for b in peeked.train]
+    assert epoch == [b[0].tolist() for b in fresh.train]                     # the first epoch is untouched
+    assert epoch[0] == first[0].tolist()
+
+def test_set_seed_takes_numpy_integers():
+    set_seed(np.int64(3)); a = torch.rand(2)
+    set_seed(3); b = torch.rand(2)
+    assert torch.equal(a, b)
+    set_seed(np.uint8(7)); set_seed(np.int32(-1) + 10)
+
+def test_hand_written_loader_parts_match_torch():
+    "The notebook's hand-written loader matches torch's DataLoader with a seeded RandomSampler."
+    from torch.utils.data import TensorDataset, DataLoader, RandomSampler
+    xs, ys = torch.arange(13.).unsqueeze(1), torch.arange(13)
+    order = torch.randperm(13, generator=torch.Generator().manual_seed(5)).tolist()
+    ours = [(xs[order[i:i + 4]], ys[order[i:i + 4]]) for i in range(0, 13, 4)]
+    ds = TensorDataset(xs, ys)
+    theirs = list(DataLoader(ds, batch_size=4, sampler=RandomSampler(ds, generator=torch.Generator().manual_seed(5))))
+    assert len(ours) == len(theirs) == 4
+    for (xa, ya), (xb, yb) in zip(ours, theirs): assert torch.equal(xa, xb) and torch.equal(ya, yb)
+
+def test_title_and_year():
+    from lessonlib.data import title_and_year
+    assert title_and_year('Toy Story (1995)') == ('Toy Story', 1995)
+    assert title_and_year('Shadows (Cienie) (1988)') == ('Shadows (Cienie)', 1988)
+    assert title_and_year('Something (V)')[1] is pd.NA and title_and_year('')[0] == ''
+
+def test_set_seed_deterministic_switch():
+    try:
+        set_seed(1, deterministic=True)
+        assert torch.are_deterministic_algorithms_enabled()
+    finally: torch.use_deterministic_algorithms(False)
