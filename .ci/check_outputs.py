@@ -19,8 +19,8 @@ from nbhash import code_hash, stamped_hash
 
 SIZE_BUDGET = 15 * 2**20
 ALLOW = ROOT / '.ci' / 'prose_numbers.json'
-UNITS = (r'ms|µs|us|ns|s|sec|secs|seconds?|min|mins|minutes?|h|hours?|x|×|%|points?|pts|KB|MB|GB|KiB|MiB|GiB|'
-         r'tokens/s|it/s|steps/s|epochs?/s')
+UNITS = (r'ms|µs|us|ns|s|sec|secs|seconds?|min|mins|minutes?|h|hours?|%|points?|pts|KB|MB|GB|KiB|MiB|GiB|'
+         r'tokens/s|it/s|steps/s|epochs?/s|(?<=\d)x|(?<=\d)×')  # a ratio's x sticks to its number: 62x, not 28 × 28
 # a number not glued to a word or another number: 0.944, 1,682, 1.7e-06, 3e-3, .5 is not matched (write 0.5)
 NUMBER = r'(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?'
 PROSE = re.compile(rf'(-?)({NUMBER})(?:\s?({UNITS}))?(?![\w/])' )
@@ -77,6 +77,7 @@ def claims(text:str) -> list:
     "Measured-looking numbers: decimals, scientific notation, or numbers followed by a unit."
     found = []
     for sign, num, unit in PROSE.findall(text):
+        if re.fullmatch(r'(19|20)\d\d', num): continue  # a year (or a decade: the 1990s)
         if '.' in num or 'e' in num.lower() or unit: found.append((sign + num, unit or ''))
     return found
 

@@ -18,7 +18,8 @@ __all__ = ['ML_GENRES', 'SEEDS', 'set_seed', 'default_device', 'TensorLoader', '
            'read_idx', 'mnist_sample', 'title_and_year', 'movielens_100k', 'number_words', 'human_numbers',
            'over_seeds', 'with_spread', 'compare_seeds', 'verdict', 'bad_value', 'bad_type', 'check_type',
            'check_number', 'did_you_mean', 'check_choice', 'check_keywords', 'check_list', 'check_tensor', 'require',
-           'Question', 'Quiz', 'Hint', 'CheckResult', 'exercise', 'expect_close']
+           'Question', 'Quiz', 'Hint', 'CheckResult', 'exercise', 'expect_close', 'data_quiz', 'check_collate',
+           'check_batch_indices', 'check_split', 'check_digits_loaders']
 
 # %% ../nbs/00_data.ipynb #de5e0148
 def set_seed(seed:int=42,  # any integer (NumPy's integers too): seeds Python's, NumPy's and PyTorch's generators
@@ -327,10 +328,9 @@ def _check_set(name:str, tensors) -> tuple:
 SEEDS = (0, 1, 2)
 
 def _as_row(out) -> dict:
-    "A run's result as a dict of plain numbers: a number becomes {'value': number}."
+    "A run's result as a dict of plain numbers: a number becomes {'value': number}, a tensor or NumPy scalar a Python one."
     out = out if isinstance(out, dict) else {'value': out}
-    return {k: float(v) if isinstance(v, (int, float, np.number, torch.Tensor)) and not isinstance(v, bool) else v
-            for k, v in out.items()}
+    return {k: v.item() if isinstance(v, (np.generic, torch.Tensor)) else v for k, v in out.items()}
 
 def over_seeds(run,  # called as `run(seed)` after `set_seed(seed)`; returns a number or a dict of numbers
                seeds=SEEDS) -> pd.DataFrame:
@@ -608,3 +608,152 @@ def expect_close(got, expected, hint:str, mistakes:dict|None=None, atol:float=1e
     for mistake, wrong in (mistakes or {}).items():
         if _close(got_t, wrong, atol, rtol): raise Hint(mistake)
     raise Hint(hint)
+
+# %% ../nbs/00_data.ipynb #7e8e6b34
+def data_quiz() -> Quiz:
+    "The questions of the data lesson."
+    return Quiz([
+        Question("What two things must a PyTorch-style dataset answer?", 'its length and the sample at an index',
+                 options=['its length and the sample at an index', 'the batch size and the order of the samples', 'the model and the loss'],
+                 why={'the batch size and the order of the samples': 'Batches and order belong to the sampler and the loader.',
+                      'the model and the loss': 'A dataset knows nothing of the model.'},
+                 explain='`len(ds)` and `ds[i]`; batches, order and stacking are the loader\'s business.'),
+        Question("A loader walks 10 samples in batches of 4. How many batches does one epoch give?", 3,
+                 explain='Two full batches and a last one of 2 samples.'),
+        Question("The same loader with `drop_last=True`: how many batches per epoch?", 2,
+                 explain='The short last batch is skipped, so 2 of the 10 samples are not seen that epoch.'),
+        Question("What does a collate function do?", 'stacks a list of samples into batch tensors',
+                 options=['stacks a list of samples into batch tensors', 'shuffles the indices', 'splits off a validation set'],
+                 why={'shuffles the indices': "That is the sampler's job.", 'splits off a validation set': 'The split happens before any loader exists.'},
+                 explain='Its input is a list of (x, y) pairs, its output one tensor of xs and one of ys.'),
+        Question("Why is `TensorLoader` so much faster than `DataLoader` with its defaults, on data already in memory?",
+                 'it indexes each tensor once per epoch and then slices, instead of fetching and stacking one sample at a time',
+                 options=['it indexes each tensor once per epoch and then slices, instead of fetching and stacking one sample at a time',
+                          'it uses several worker processes', 'it skips some samples'],
+                 why={'it uses several worker processes': 'It uses none: the work it saves is Python calls per sample.',
+                      'it skips some samples': 'Every sample is still seen once per epoch.'},
+                 explain="A `BatchSampler` that hands the dataset whole batches of indices recovers most of the difference."),
+        Question("You call `set_seed(0)` once and then run two identical trainings one after the other, sharing one shuffled loader. Do they give the same result?",
+                 'no: the loader\'s generator has moved on, so the second run sees another order',
+                 options=["no: the loader's generator has moved on, so the second run sees another order", 'yes: the seed fixes everything'],
+                 why={'yes: the seed fixes everything': 'The seed fixes the start; every draw moves the generators on.'},
+                 explain='That is why each run in a comparison builds its own loaders after `set_seed`.'),
+        Question("On a GPU, does the same seed always give bit-for-bit the same training run?", 'not always',
+                 options=['always', 'not always'],
+                 why={'always': 'Some GPU operations, such as `index_add_`, add numbers in an order that varies between runs.'},
+                 explain='`set_seed(seed, deterministic=True)` asks PyTorch for repeatable kernels, at some cost in speed.'),
+        Question("Why is the validation set not shuffled?", 'its order changes nothing: the model does not learn from it',
+                 options=['its order changes nothing: the model does not learn from it', 'shuffling would leak it into training'],
+                 why={'shuffling would leak it into training': 'Shuffling does not move samples between sets.'},
+                 explain='Training order matters (shuffling breaks patterns in the order of the file); the validation loss is the same in any order.'),
+        Question("MovieLens 100k has 100,000 ratings by 943 users. How many ratings does a user give on average (to the nearest whole number)?", 106, tol=0.01,
+                 explain='100,000 / 943 is about 106.'),
+        Question("The human-numbers stream validates on its last 20%, in order, instead of on random lines. Why?",
+                 'A random choice of lines would let the model see the numbers around each validation line while training; '
+                 'taking the end asks it to continue counting into numbers it has never seen, which is the real test of a language model.'),
+    ], title='The data lesson')
+
+# %% ../nbs/00_data.ipynb #38fea418
+def _features(n:int, seed:int):
+    "`n` seeded (x, y) samples: 3 float features and a one-element int64 label."
+    g = torch.Generator().manual_seed(seed)
+    return [(torch.randn(3, generator=g), torch.randint(0, 10, (1,), generator=g)) for _ in range(n)]
+
+@exercise
+def check_collate(fn):
+    "Check a collate function against torch.stack on batches of 5, 1 and 32 samples."
+    for n in (5, 1, 32):
+        samples = _features(n, n)
+        xs, ys = [s[0] for s in samples], [s[1] for s in samples]
+        out = fn(samples)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2 and all(isinstance(o, torch.Tensor) for o in out)):
+            raise Hint(f"For {n} samples the result should be a pair of tensors (xb, yb); got {type(out).__name__}. "
+                       "Split the pairs apart (zip(*samples)) and stack each half.")
+        xb, yb = out
+        if xb.shape == torch.cat(xs).shape and n > 1:
+            raise Hint("xb has shape (n*3,): torch.cat glues along an existing dimension. Use torch.stack, which adds the batch dimension.")
+        if xb.shape == torch.stack(ys).shape and yb.shape == torch.stack(xs).shape:
+            raise Hint("xb and yb are swapped: return the features first, then the labels.")
+        expect_close(xb, torch.stack(xs), f"xb is wrong for a batch of {n}.", what=f'xb for a batch of {n}')
+        expect_close(yb, torch.stack(ys), f"yb is wrong for a batch of {n}.", what=f'yb for a batch of {n}')
+    return "Stacks batches of 5, 1 and 32 samples exactly as torch.stack does."
+
+# %% ../nbs/00_data.ipynb #dc71471f
+def _torch_batches(n:int, bs:int, seed:int) -> list:
+    "PyTorch's shuffled batches of indices for a seeded generator."
+    from torch.utils.data import BatchSampler, RandomSampler
+    return list(BatchSampler(RandomSampler(range(n), generator=torch.Generator().manual_seed(seed)), bs, drop_last=False))
+
+@exercise
+def check_batch_indices(fn):
+    "Check one shuffled epoch of batch indices against BatchSampler(RandomSampler(...))."
+    for n, bs, seed in ((10, 4, 0), (103, 16, 1), (1, 8, 2), (64, 64, 3)):
+        got = fn(n, bs, torch.Generator().manual_seed(seed))
+        if got is None: raise Hint("The function returned None: does it `return` the list of batches?")
+        got = [[int(i) for i in b] for b in got]
+        want = _torch_batches(n, bs, seed)
+        if got == want: continue
+        flat = sorted(i for b in got for i in b)
+        if got == want[:-1] or (flat != list(range(n)) and len(flat) == n - len(want[-1]) and len(want[-1]) < bs):
+            raise Hint(f"With n={n} and bs={bs} the last, shorter batch is missing: keep it (it holds the leftover samples).")
+        if flat == list(range(n)) and got == [list(range(n))[i:i + bs] for i in range(0, n, bs)]:
+            raise Hint("The indices come out in order: draw a random permutation from the generator (torch.randperm(n, generator=generator)).")
+        if flat != list(range(n)): raise Hint(f"With n={n}, every index from 0 to {n - 1} must appear exactly once per epoch.")
+        again = [[int(i) for i in b] for b in fn(n, bs, torch.Generator().manual_seed(seed))]
+        if again != got: raise Hint("Two calls with identically seeded generators gave different orders: draw the permutation from the generator you were given, not from torch's global one.")
+        raise Hint(f"The order differs from PyTorch's for n={n}, bs={bs}: use torch.randperm(n, generator=generator), then cut it into consecutive groups of bs.")
+    return "Same batches as PyTorch's BatchSampler(RandomSampler(...)) for four sizes, including a single sample."
+
+# %% ../nbs/00_data.ipynb #7c377360
+@exercise
+def check_split(fn):
+    "Check a seeded train/valid split: a partition of the right size, random, and fixed by its seed."
+    for n, pct, seed in ((100, 0.2, 0), (7, 0.3, 1), (1000, 0.1, 2)):
+        out = fn(n, pct, seed)
+        if not (isinstance(out, (tuple, list)) and len(out) == 2): raise Hint("Return a pair (train_idx, valid_idx).")
+        train, valid = ([int(i) for i in torch.as_tensor(part).flatten()] for part in out)
+        n_valid = round(n * pct)
+        if set(train) & set(valid): raise Hint(f"Some indices are in both sets (n={n}): every sample must go to exactly one side.")
+        if sorted(train + valid) != list(range(n)): raise Hint(f"With n={n} the two sets together must hold each index from 0 to {n - 1} exactly once.")
+        if len(valid) != n_valid: raise Hint(f"With n={n} and valid_pct={pct} the validation set should hold round(n * valid_pct) = {n_valid} indices, not {len(valid)}.")
+        if sorted(valid) in (list(range(n - n_valid, n)), list(range(n_valid))):
+            raise Hint("The validation set is a block at the start or end of the data: pick it at random (with a seeded generator), since files are often sorted.")
+        again = fn(n, pct, seed)
+        if [int(i) for i in torch.as_tensor(again[1]).flatten()] != valid:
+            raise Hint("The same seed gave two different splits: use a generator seeded with `seed` (torch.Generator().manual_seed(seed)).")
+        other = fn(n, pct, seed + 10)
+        if n > 10 and sorted(int(i) for i in torch.as_tensor(other[1]).flatten()) == sorted(valid):
+            raise Hint("Another seed gave the same split: the seed must drive the random choice.")
+    return "A seeded, random partition of the right size for three data sets."
+
+# %% ../nbs/00_data.ipynb #7902c76e
+def _linear_accuracy(dls, epochs:int=15, lr:float=0.5) -> float:
+    "Validation accuracy of a linear model trained with plain SGD on `dls` (the check of the digits exercise)."
+    set_seed(0)
+    xb, _ = dls.one_batch()
+    model = torch.nn.Linear(xb.shape[1], 10).to(dls.device)
+    opt = torch.optim.SGD(model.parameters(), lr=lr)
+    for _ in range(epochs):
+        for xb, yb in dls.train:
+            loss = torch.nn.functional.cross_entropy(model(xb), yb); loss.backward(); opt.step(); opt.zero_grad()
+    with torch.no_grad(): hits = sum((model(xb).argmax(1) == yb).sum().item() for xb, yb in dls.valid)
+    return hits / dls.valid.n
+
+@exercise
+def check_digits_loaders(fn):
+    "Check DataLoaders over scikit-learn's digits: sizes, dtypes, scaling, stratification, and a linear model's accuracy."
+    dls = fn()
+    if not isinstance(dls, DataLoaders): raise Hint(f"Return a DataLoaders (for example DataLoaders.from_tensors(...)), not a {type(dls).__name__}.")
+    if dls.train.n + dls.valid.n != 1797: raise Hint(f"Train and valid hold {dls.train.n + dls.valid.n} samples together; load_digits has 1,797.")
+    x, y = dls.valid.tensors[0], dls.valid.tensors[-1]
+    if not x.is_floating_point() or x.shape[1:] != (64,): raise Hint(f"Pixels should be floats shaped (N, 64); got {x.dtype} of shape {tuple(x.shape)}.")
+    if y.dtype != torch.int64: raise Hint(f"Labels should be int64 (what cross-entropy wants); got {y.dtype}.")
+    if x.max() > 1.0 or x.min() < 0: raise Hint(f"Pixels range from {x.min().item():g} to {x.max().item():g}: divide the grey levels (0 to 16) by 16.")
+    counts = torch.bincount(torch.cat([dls.train.tensors[-1], y]).cpu(), minlength=10).float()
+    share = torch.bincount(y.cpu(), minlength=10).float() / counts
+    if (share - 0.2).abs().max() > 0.015:
+        worst = int((share - 0.2).abs().argmax())
+        raise Hint(f"Digit {worst} makes up {share[worst]:.1%} of its samples in valid: split each digit's samples 80/20 separately (stratify).")
+    acc = _linear_accuracy(dls)
+    if acc < 0.9: raise Hint(f"A linear model reaches only {acc:.1%} on your validation set: are x and y still aligned (shuffled together)?")
+    return f"Stratified loaders over the 1,797 digits; a linear model trained on them reaches {acc:.1%} valid accuracy."
