@@ -57,6 +57,8 @@ outputs: install
 
 ## results: every lesson's headline experiment, fresh notebook outputs and timings, then the README's lesson table
 results: bench outputs
+	$(PY) -m pytest -q -m browser tests/test_browser.py
+	$(PY) benchmarks/browser_results.py
 	$(PY) benchmarks/timing.py
 	$(PY) benchmarks/update_readme.py
 
@@ -64,13 +66,14 @@ results: bench outputs
 html: install
 	$(PY) .ci/build_html.py
 
-## lock: re-resolve requirements.in into requirements.lock in a scratch venv
+## lock: resolve requirements.in into requirements.lock in a scratch venv, keeping the current pins (UPGRADE=1: newest)
 lock:
 	rm -rf /tmp/lessonlib-lock && python3 -m venv /tmp/lessonlib-lock
-	/tmp/lessonlib-lock/bin/pip install --quiet -r requirements.in
+	/tmp/lessonlib-lock/bin/pip install --quiet -r requirements.in $(if $(UPGRADE),,-c requirements.lock) $(QUIET)
 	( echo "# Generated from requirements.in by 'make lock'; do not edit by hand."; \
 	  echo "# recbole is installed separately with --no-deps (only its bundled MovieLens files are used)."; \
-	  /tmp/lessonlib-lock/bin/pip freeze | sed 's/^torch==\(.*\)+cpu/torch==\1/' ) > requirements.lock
+	  /tmp/lessonlib-lock/bin/pip freeze --all --exclude pip | sed 's/^torch==\(.*\)+cpu/torch==\1/' ) > requirements.lock.tmp
+	mv requirements.lock.tmp requirements.lock
 
 clean-venv:
 	rm -rf $(VENV)

@@ -497,6 +497,13 @@ class Question:
         self.text, self.answer, self.options, self.why, self.explain, self.tol = text, answer, options, why or {}, explain, tol
 
     @property
+    def choices(self) -> list:
+        "The options in the order shown: shuffled by a seed made from the question, so authors may list the answer first."
+        shown = list(self.options or [])
+        random.Random(self.text).shuffle(shown)
+        return shown
+
+    @property
     def kind(self) -> str:
         "'choice', 'number' or 'open'."
         if self.options: return 'choice'
@@ -520,9 +527,9 @@ class Question:
 def markdown(self:Question, number:int) -> str:
     "The question in Markdown, with its answer folded away."
     lines = [f"**{number}.** {self.text}", '']
-    if self.kind == 'choice': lines += [f"- ({chr(97 + i)}) {o}" for i, o in enumerate(self.options)]
+    if self.kind == 'choice': lines += [f"- ({chr(97 + i)}) {o}" for i, o in enumerate(self.choices)]
     answer = self.answer
-    if self.kind == 'choice': answer = f"({chr(97 + self.options.index(self.answer))}) {self.answer}"
+    if self.kind == 'choice': answer = f"({chr(97 + self.choices.index(self.answer))}) {self.answer}"
     return '\n'.join(lines + ['', f"<details><summary>Answer</summary>\n\n{answer}. {self.explain}\n\n</details>", ''])
 
 @patch
@@ -530,7 +537,7 @@ def widget(self:Question, number:int):
     "The live version: pick or type an answer, press Check (or Show answer), read the feedback."
     import ipywidgets as widgets
     prompt = widgets.HTMLMath(f"<b>{number}.</b> {_inline_html(self.text)}")
-    control = {'choice': lambda: widgets.RadioButtons(options=self.options, value=None, layout={'width': 'max-content'}),
+    control = {'choice': lambda: widgets.RadioButtons(options=self.choices, value=None, layout={'width': 'max-content'}),
                'number': lambda: widgets.Text(placeholder='your answer', layout={'width': '12em'}),
                'open': lambda: None}[self.kind]()
     button = widgets.Button(description='Check' if control else 'Show answer')
@@ -539,7 +546,8 @@ def widget(self:Question, number:int):
         ok, message = self.feedback(control.value if control else None)
         feedback.value = f"{'✅' if ok else '❌'} {_inline_html(message)}"
     button.on_click(on_click)
-    return widgets.VBox([prompt] + ([control] if control else []) + [widgets.HBox([button, feedback])])
+    return widgets.VBox([prompt] + ([control] if control else []) + [widgets.HBox([button, feedback])],
+                         layout={'margin': '0 0 14px 0'})
 
 # %% ../nbs/00_data.ipynb #65ed6224
 class Quiz:
