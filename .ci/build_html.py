@@ -1,4 +1,5 @@
-"""Execute every course notebook and write a static, readable HTML copy with an index page into _html/."""
+"""Write a static, readable HTML copy of the course, with an index page, into _html/, from the committed notebooks and
+their outputs (made by `make outputs`): what a reader sees is what the repository holds. `--execute` reruns them first."""
 import html, re, sys, time
 from pathlib import Path
 
@@ -15,12 +16,14 @@ def is_plumbing(cell) -> bool:
     src = cell.source.strip()
     return cell.cell_type == 'code' and (src.startswith('#| hide') or src.startswith('#| default_exp') and '\n' not in src)
 
-def render(path:Path, out_dir:Path) -> float:
-    "Execute one notebook in nbs/ and write it as HTML; return the seconds it took."
+def render(path:Path, out_dir:Path, execute:bool=False) -> float:
+    "Write one notebook in nbs/ as HTML (executing it first if asked); return the seconds it took."
     start = time.perf_counter()
     nb = nbformat.read(path, as_version=4)
-    ExecutePreprocessor(timeout=900, kernel_name='python3', store_widget_state=True).preprocess(
-        nb, {'metadata': {'path': str(path.parent)}})
+    if execute:
+        ExecutePreprocessor(timeout=900, kernel_name='python3').preprocess(nb, {'metadata': {'path': str(path.parent)}})
+    elif not any(c.get('outputs') for c in nb.cells):
+        print(f"warning: {path.name} carries no outputs; run `make outputs` first", flush=True)
     nb.cells = [c for c in nb.cells if not is_plumbing(c)]
     body, _ = HTMLExporter(template_name='lab').from_notebook_node(nb)
     (out_dir / f'{path.stem}.html').write_text(body, encoding='utf-8')
@@ -38,14 +41,14 @@ def index(lessons:list) -> str:
 <style>body{{font-family:system-ui,sans-serif;max-width:46rem;margin:3rem auto;line-height:1.5;color:#222}}
 li{{margin-bottom:1rem}} a{{font-size:1.2rem}} p{{margin:.2rem 0;color:#555}}</style></head><body>
 <h1>lessonlib: deep-learning foundations, built from scratch</h1>
-<p>A static copy of the course, executed on {time.strftime('%Y-%m-%d')}. The live widgets need JupyterLab (<code>make lab</code>).</p>
+<p>A static copy of the course as committed, with the outputs of its last full run (written {time.strftime('%Y-%m-%d')}). Each explorer shows a picture of its figure here; to move its sliders, open the course in JupyterLab (<code>make lab</code>).</p>
 <ol start="0">{items}</ol></body></html>"""
 
-def main(out_dir:Path=ROOT / '_html'):
+def main(out_dir:Path=ROOT / '_html', execute:bool='--execute' in sys.argv):
     out_dir.mkdir(exist_ok=True)
     lessons = []
     for path in sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')):
-        print(f'{path.name}: {render(path, out_dir):.0f} s', flush=True)
+        print(f'{path.name}: {render(path, out_dir, execute):.0f} s', flush=True)
         lessons.append((path.stem, lesson_info(path)))
     (out_dir / 'index.html').write_text(index(lessons), encoding='utf-8')
     print(f'Wrote {out_dir}/index.html and {len(lessons)} lessons.')
