@@ -4,33 +4,24 @@
 
 # %% ../nbs/05_cross_entropy.ipynb #021b6898
 from __future__ import annotations
-import math
+import math, warnings
 
 import numpy as np
 import torch
-import matplotlib.pyplot as plt
-import ipywidgets as widgets
+from fastcore.basics import patch
 
+from .data import (Hint, Question, Quiz, bad_type, bad_value, check_choice, check_number, check_type, exercise,
+                            expect_close, mnist_sample, set_seed)
 from .sgd import BlitRenderer, Explorer
 
 # %% auto #0
 __all__ = ['logsumexp', 'softmax', 'log_softmax', 'nll_loss', 'cross_entropy', 'binary_cross_entropy',
            'binary_cross_entropy_with_logits', 'accuracy_multi', 'confusion_matrix', 'most_confused',
-           'plot_confusion_matrix', 'Interpretation', 'softmax_with_temperature', 'SoftmaxExplorer', 'softmax_explorer']
+           'plot_confusion_matrix', 'Interpretation', 'softmax_with_temperature', 'SoftmaxExplorer', 'softmax_explorer',
+           'cross_entropy_quiz', 'check_log_softmax', 'check_cross_entropy', 'check_bce_with_logits',
+           'check_label_smoothing', 'check_rare_eight']
 
 # %% ../nbs/05_cross_entropy.ipynb #f3f94182
-def _check_float(x, name:str, fn:str):
-    "Refuse anything but a floating-point tensor, naming the argument."
-    if not isinstance(x, torch.Tensor): raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(x).__name__}")
-    if not x.is_floating_point(): raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {x.dtype}")
-
-def _check_dim(x, dim, fn:str) -> int:
-    "`dim` as a non-negative index, or a clear error if `x` has no such dimension."
-    nd = max(x.dim(), 1)
-    if isinstance(dim, bool) or not isinstance(dim, int) or not -nd <= dim < nd:
-        raise IndexError(f"{fn}: dim={dim!r} is out of range for a tensor of shape {tuple(x.shape)}")
-    return dim % nd
-
 def _shift_by_max(x, dim:int):
     "The maximum `m` along `dim` (kept, detached, 0 where not finite) and `x - m`."
     m = x.detach().amax(dim, keepdim=True)
@@ -42,7 +33,7 @@ def logsumexp(x:torch.Tensor,  # logits
               dim:int=-1,  # the dimension to sum over
               keepdim:bool=False):  # keep `dim` with size 1
     "log(sum(exp(x))) along `dim`, computed without overflow by factoring out the largest value."
-    _check_float(x, 'x', 'logsumexp'); dim = _check_dim(x, dim, 'logsumexp')
+    dim = _check_logits(x, dim, 'logsumexp')  # argument checks: see the appendix
     m, shifted = _shift_by_max(x, dim)
     out = m + shifted.exp().sum(dim, keepdim=True).log()
     return out if keepdim else out.squeeze(dim)
@@ -51,35 +42,283 @@ def logsumexp(x:torch.Tensor,  # logits
 def softmax(x:torch.Tensor,  # logits
             dim:int=-1):  # the dimension whose entries become probabilities summing to one
     "exp(x) normalised to sum to one along `dim`, shifted by the maximum so it cannot overflow."
-    _check_float(x, 'x', 'softmax'); dim = _check_dim(x, dim, 'softmax')
+    dim = _check_logits(x, dim, 'softmax')  # argument checks: see the appendix
     e = _shift_by_max(x, dim)[1].exp()
     return e / e.sum(dim, keepdim=True)
 
 def log_softmax(x:torch.Tensor,  # logits
                 dim:int=-1):  # the dimension to normalise over
     "The log of `softmax`, computed as x - logsumexp(x) (both shifted by the maximum): stable, and exact for tiny probabilities."
-    _check_float(x, 'x', 'log_softmax'); dim = _check_dim(x, dim, 'log_softmax')
+    dim = _check_logits(x, dim, 'log_softmax')  # argument checks: see the appendix
     shifted = _shift_by_max(x, dim)[1]
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
 
-# %% ../nbs/05_cross_entropy.ipynb #23794e7a
+# %% ../nbs/05_cross_entropy.ipynb #863ece78
 _REDUCTIONS = ('mean', 'sum', 'none')
-
-def _check_reduction(reduction, fn:str):
-    "Refuse an unknown reduction."
-    if reduction not in _REDUCTIONS: raise ValueError(f"{fn}: reduction must be 'mean', 'sum' or 'none', got {reduction!r}")
 
 def _class_dim(x) -> int:
     "Where the classes are: dim 1, or dim 0 for a single sample."
     return 1 if x.dim() > 1 else 0
 
-def _check_scores(x, name:str, fn:str) -> int:
-    "Check per-class scores (classes along dim 1, or dim 0 for one sample); return the number of classes."
-    _check_float(x, name, fn)
+def _reduce(loss, reduction:str, total=None):
+    "Apply `reduction`; 'mean' divides by `total` when it is given."
+    if reduction == 'none': return loss
+    if reduction == 'sum': return loss.sum()
+    return loss.sum() / total if total is not None else loss.mean()
+
+def _target_weights(target, weight, ignore_index:int, dtype):
+    "Which targets count, their class indices (0 where ignored), and each target's weight (0 where ignored)."
+    keep = target != ignore_index
+    index = torch.where(keep, target, 0).long()
+    w = keep.to(dtype) if weight is None else weight.to(dtype)[index] * keep
+    return keep, index, w
+
+def _nll(log_probs, target, weight, ignore_index:int, reduction:str):
+    "NLL without checks: minus the log-probability looked up at each target, weighted."
+    lp = log_probs.movedim(1, -1) if log_probs.dim() > 1 else log_probs
+    keep, index, w = _target_weights(target, weight, ignore_index, lp.dtype)
+    picked = lp.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    return _reduce(torch.where(keep, -picked * w, torch.zeros_like(picked)), reduction, w.sum())
+
+def nll_loss(log_probs:torch.Tensor,  # log-probabilities, classes along dim 1 (or dim 0 for one sample)
+             target:torch.Tensor,  # class indices, the shape of `log_probs` without its class dim
+             weight:torch.Tensor|None=None,  # optional weight per class
+             ignore_index:int=-100,  # targets with this value count for nothing
+             reduction:str='mean'):  # 'mean', 'sum' or 'none'
+    "Negative log-likelihood: minus the log-probability of each target class, looked up by indexing."
+    _check_nll_args(log_probs, target, weight, ignore_index, reduction)  # argument checks: see the appendix
+    return _nll(log_probs, target, weight, ignore_index, reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #17628ccc
+def _class_weighted(x, weight, cd:int):
+    "`x` times each class's weight along the class dimension `cd` (`x` itself without weights)."
+    if weight is None: return x
+    shape = [1] * x.dim(); shape[cd] = -1
+    return x * weight.to(x.dtype).view(shape)
+
+def _smoothing_term(log_probs, target, weight, ignore_index:int, reduction:str):
+    "The label-smoothing part of cross-entropy: minus the (weighted) sum of all log-probabilities of each sample."
+    cd = _class_dim(log_probs)
+    keep, _, w = _target_weights(target, weight, ignore_index, log_probs.dtype)
+    smooth = torch.where(keep, -_class_weighted(log_probs, weight, cd).sum(cd), torch.zeros((), dtype=log_probs.dtype))
+    return _reduce(smooth, reduction, w.sum())
+
+def _soft_target_loss(log_probs, target, weight, reduction:str, label_smoothing:float):
+    "Cross-entropy against a probability distribution per sample."
+    cd = _class_dim(log_probs)
+    if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / log_probs.shape[cd]
+    return _reduce(-_class_weighted(log_probs * target.to(log_probs.dtype), weight, cd).sum(cd), reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #c00922ad
+def cross_entropy(logits:torch.Tensor,  # raw scores (no softmax!), classes along dim 1 (or dim 0 for one sample)
+                  target:torch.Tensor,  # class indices (the shape of `logits` without its class dim), or probabilities (its shape)
+                  weight:torch.Tensor|None=None,  # optional weight per class
+                  ignore_index:int=-100,  # class-index targets with this value count for nothing
+                  reduction:str='mean',  # 'mean', 'sum' or 'none'
+                  label_smoothing:float=0.):  # share of the target's probability spread evenly over all classes
+    "Log-softmax of the logits followed by NLL, with optional class weights, label smoothing and probability targets."
+    _check_ce_args(logits, target, weight, ignore_index, reduction, label_smoothing)  # argument checks: see the appendix
+    log_probs = log_softmax(logits, _class_dim(logits))
+    if target.is_floating_point(): return _soft_target_loss(log_probs, target, weight, reduction, label_smoothing)
+    loss = _nll(log_probs, target, weight, ignore_index, reduction)
+    if label_smoothing == 0: return loss
+    n_classes = logits.shape[_class_dim(logits)]
+    return (1 - label_smoothing) * loss + label_smoothing / n_classes * _smoothing_term(log_probs, target, weight, ignore_index, reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #34e03c3e
+class _BinaryCrossEntropy(torch.autograd.Function):
+    "-y log(p) - (1-y) log(1-p), logs clamped at -100, with the gradient (p-y) / (p(1-p)) kept finite at 0 and 1."
+    @staticmethod
+    def forward(ctx, p, y):
+        log_p, log_not_p = p.log().clamp(min=-100), torch.log1p(-p).clamp(min=-100)
+        ctx.save_for_backward(p, y, log_p, log_not_p)
+        return -(y * log_p + (1 - y) * log_not_p)
+
+    @staticmethod
+    def backward(ctx, grad):
+        p, y, log_p, log_not_p = ctx.saved_tensors
+        return grad * (p - y) / (p * (1 - p)).clamp(min=1e-12), grad * (log_not_p - log_p)
+
+# %% ../nbs/05_cross_entropy.ipynb #78871e9d
+def binary_cross_entropy(probs:torch.Tensor,  # probabilities of "yes", in [0, 1]
+                         target:torch.Tensor,  # float targets in [0, 1], the shape of `probs`
+                         weight:torch.Tensor|None=None,  # optional weight of each element, broadcast to `probs`
+                         reduction:str='mean'):  # 'mean', 'sum' or 'none'
+    "-y log(p) - (1-y) log(1-p) for probabilities `p`, with logs clamped at -100 as PyTorch does."
+    _check_binary(probs, target, weight, reduction, 'probs', 'binary_cross_entropy')  # argument checks: see the appendix
+    loss = _BinaryCrossEntropy.apply(probs, target.to(probs.dtype))
+    if weight is not None: loss = loss * weight
+    return _reduce(loss, reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #a02617a9
+def _softplus_neg(x):
+    "log(1 + exp(-x)) = -log(sigmoid(x)), without overflow for any x and with the right gradient at 0."
+    pos = x >= 0
+    return torch.where(pos, torch.zeros_like(x), -x) + torch.log1p(torch.exp(torch.where(pos, -x, x)))
+
+def binary_cross_entropy_with_logits(logits:torch.Tensor,  # raw scores, any real numbers
+                                     target:torch.Tensor,  # float targets in [0, 1], the shape of `logits`
+                                     weight:torch.Tensor|None=None,  # optional weight of each element, broadcast to `logits`
+                                     reduction:str='mean',  # 'mean', 'sum' or 'none'
+                                     pos_weight:torch.Tensor|None=None):  # optional weight of positive targets, per class (last dim)
+    "Binary cross-entropy of sigmoid(logits), computed stably as (1-y) x + log(1 + exp(-x))."
+    _check_binary(logits, target, weight, reduction, 'logits', 'binary_cross_entropy_with_logits', pos_weight)  # see the appendix
+    y = target.to(logits.dtype)
+    scale = 1 if pos_weight is None else 1 + (pos_weight - 1) * y
+    loss = (1 - y) * logits + scale * _softplus_neg(logits)
+    if weight is not None: loss = loss * weight
+    return _reduce(loss, reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #c0e1f9f8
+def accuracy_multi(pred:torch.Tensor,  # logits (or probabilities, with sigmoid=False), shape (N, n_labels)
+                   target:torch.Tensor,  # multi-hot targets of the same shape
+                   thresh:float=0.5,  # a probability above it means "yes"
+                   sigmoid:bool=True):  # apply a sigmoid to `pred` first
+    "Share of the yes/no answers of a multi-label prediction that match the target."
+    _check_accuracy_multi(pred, target, thresh, sigmoid)  # argument checks: see the appendix
+    if sigmoid: pred = torch.sigmoid(pred)
+    return ((pred > thresh) == target.bool()).float().mean()
+
+# %% ../nbs/05_cross_entropy.ipynb #8e5dc92a
+def confusion_matrix(preds:torch.Tensor,  # predicted classes (N,), or scores (N, C) whose argmax is taken
+                     targets:torch.Tensor,  # actual classes (N,)
+                     n_classes:int|None=None):  # number of classes; default: from the scores, or the largest class seen + 1
+    "Counts of (actual, predicted) pairs: row = actual class, column = predicted class."
+    n = _check_confusion(preds, targets, n_classes)  # argument checks (and the number of classes): see the appendix
+    if preds.dim() == 2: preds = preds.argmax(1)
+    return torch.bincount(targets.long() * n + preds.long(), minlength=n * n).view(n, n)
+
+def most_confused(cm:torch.Tensor,  # a confusion matrix, rows actual and columns predicted
+                  min_val:int=1,  # leave out pairs seen fewer times
+                  vocab:list|None=None):  # class names; default: the class indices
+    "The off-diagonal (actual, predicted, count) triples with count >= `min_val`, most frequent first."
+    cm = _check_cm(cm, vocab, 'most_confused', min_val)  # argument checks: see the appendix
+    names = vocab if vocab is not None else list(range(len(cm)))
+    pairs = [(names[a], names[p], int(cm[a, p])) for a in range(len(cm)) for p in range(len(cm)) if a != p and cm[a, p] >= min_val]
+    return sorted(pairs, key=lambda t: -t[2])
+
+# %% ../nbs/05_cross_entropy.ipynb #168df384
+def plot_confusion_matrix(cm:torch.Tensor,  # a confusion matrix, rows actual and columns predicted
+                          vocab:list|None=None,  # class names
+                          ax=None):
+    "Draw a confusion matrix as a heat map with its counts written in."
+    import matplotlib.pyplot as plt
+    cm = _check_cm(cm, vocab, 'plot_confusion_matrix').cpu().numpy()
+    if ax is None: _, ax = plt.subplots(figsize=(5, 5))
+    n, names = len(cm), vocab if vocab is not None else list(range(len(cm)))
+    ax.imshow(cm, cmap='Blues')
+    for a in range(n):
+        for p in range(n):
+            ax.text(p, a, int(cm[a, p]), ha='center', va='center', fontsize=8, color='white' if cm[a, p] > cm.max() / 2 else 'black')
+    ax.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names, xlabel='predicted', ylabel='actual')
+    return ax
+
+# %% ../nbs/05_cross_entropy.ipynb #b619b85a
+class Interpretation:
+    "A classifier's predictions on a data set, ready to read: confusion matrix, most confused pairs, top losses."
+    def __init__(self, inputs:torch.Tensor, logits:torch.Tensor, targets:torch.Tensor, vocab:list|None=None):
+        _check_interpretation(inputs, logits, targets, vocab)  # argument checks: see the appendix
+        self.inputs, self.logits, self.targets = inputs, logits, targets
+        self.preds = logits.argmax(1)
+        self.losses = -log_softmax(logits, 1).gather(1, targets.long()[:, None]).squeeze(1)
+        self.vocab = list(vocab) if vocab is not None else list(range(logits.shape[1]))
+
+    @classmethod
+    def from_learner(cls, learn, dl=None, vocab:list|None=None):
+        "Run `learn`'s model over `dl` (default: the validation set) without gradients; the model's mode is restored after."
+        dl = _check_learner(learn, dl)  # argument checks: see the appendix
+        model, batches, was_training = learn.model, [], learn.model.training
+        model.eval()
+        try:
+            with torch.no_grad():
+                for batch in dl: batches.append((batch[0], model(*batch[:-1]), batch[-1]))
+        finally: model.train(was_training)
+        if not batches: raise bad_value('dl', dl, 'a loader that yields at least one batch')
+        return cls(*[torch.cat(t).cpu() for t in zip(*batches)], vocab=vocab)
+
+    def confusion_matrix(self): return confusion_matrix(self.preds, self.targets, len(self.vocab))
+    def plot_confusion_matrix(self, ax=None): return plot_confusion_matrix(self.confusion_matrix(), self.vocab, ax)
+    def most_confused(self, min_val:int=1): return most_confused(self.confusion_matrix(), min_val, self.vocab)
+    def top_losses(self, k:int=9):
+        "The `k` largest losses and the indices of their samples."
+        return self.losses.topk(min(check_number('k', k, 1, integer=True), len(self.losses)))
+
+# %% ../nbs/05_cross_entropy.ipynb #c7e92c84
+@patch
+def plot_top_losses(self:Interpretation, k:int=9, ncols:int=3, image_shape=(28, 28)):
+    "Show the `k` inputs with the highest loss, titled predicted / actual / loss / probability of the actual class."
+    import matplotlib.pyplot as plt
+    _check_top_losses(self, k, ncols, image_shape)  # argument checks: see the appendix
+    losses, idxs = self.top_losses(k)
+    nrows = -(-len(idxs) // ncols)
+    fig, axs = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.4 * nrows), squeeze=False)
+    probs = softmax(self.logits[idxs], 1)
+    for ax in axs.flat: ax.axis('off')
+    for i, (ax, idx, loss) in enumerate(zip(axs.flat, idxs, losses)):
+        actual = int(self.targets[idx])
+        ax.imshow(self.inputs[idx].reshape(image_shape).cpu().numpy(), cmap="gray_r")
+        ax.set_title(f"{self.vocab[int(self.preds[idx])]}/{self.vocab[actual]} / {loss:.2f} / {probs[i, actual]:.2f}", fontsize=9)
+    fig.suptitle('predicted / actual / loss / probability of actual'); fig.tight_layout()
+    return fig
+
+# %% ../nbs/05_cross_entropy.ipynb #d996b9e2
+def softmax_with_temperature(logits,  # a few raw scores, one per class
+                             temperature:float=1.,  # > 0; below 1 sharpens the probabilities, above 1 flattens them
+                             target:int=0):  # the correct class
+    "Softmax probabilities of `logits / temperature` and the cross-entropy if `target` is the correct class."
+    x = _check_temperature_args(logits, temperature, target)  # argument checks (and the logits as a tensor): see the appendix
+    z = x / temperature
+    return softmax(z).numpy(), -log_softmax(z)[target].item()
+
+# %% ../nbs/05_cross_entropy.ipynb #23794e7a
+_MODEL_CAUSE = ("a model's outputs turn NaN or infinite when training diverges (try a lower learning rate) "
+                "or when its inputs hold NaN (check the batch)")
+_DATA_CAUSE = "check the data the targets come from"
+
+def _check_float(x, name:str, fn:str, other=None):
+    "Refuse anything but a floating-point tensor, naming the argument (and noticing swapped arguments)."
+    if not isinstance(x, torch.Tensor):
+        raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(x).__name__}; convert it with torch.tensor(...)")
+    if not x.is_floating_point():
+        swapped = (f"; target is a float tensor, so the arguments look swapped: call {fn}({name}, target)"
+                   if isinstance(other, torch.Tensor) and other.is_floating_point() else '')
+        raise TypeError(f"{fn}: {name} must be a floating-point tensor, got dtype {x.dtype}{swapped}")
+
+def _check_dim(x, dim, fn:str) -> int:
+    "`dim` as a non-negative index, or a clear error if `x` has no such dimension."
+    nd = max(x.dim(), 1)
+    if isinstance(dim, bool) or not isinstance(dim, int) or not -nd <= dim < nd:
+        raise IndexError(f"{fn}: dim={dim!r} is out of range for a tensor of shape {tuple(x.shape)}")
+    return dim % nd
+
+def _check_logits(x, dim, fn:str) -> int:
+    "The checks of softmax, log_softmax and logsumexp: a float tensor and a `dim` it has. Returns `dim` as an index."
+    _check_float(x, 'x', fn)
+    return _check_dim(x, dim, fn)
+
+def _check_finite(x, name:str, fn:str, cause:str, allow_neg_inf:bool=False):
+    "Refuse NaN and infinite values (-inf excepted where allowed), naming how many and their usual cause; return the min and max."
+    if x.numel() == 0: return None, None
+    lo, hi = (v.item() for v in torch.aminmax(x))  # one pass; NaN or inf anywhere shows in these two
+    if math.isfinite(lo) and math.isfinite(hi): return lo, hi
+    bad = ~torch.isfinite(x)
+    if allow_neg_inf: bad &= x != -math.inf
+    if not bad.any(): return lo, hi
+    n_nan = int(x.isnan().sum()); n_inf = int(bad.sum()) - n_nan
+    found = ' and '.join(f"{n} {kind}" for n, kind in ((n_nan, 'NaN'), (n_inf, '+inf' if allow_neg_inf else 'infinite')) if n)
+    raise ValueError(f"{fn}: {name} of shape {tuple(x.shape)} holds {found} value{'s' if int(bad.sum()) > 1 else ''}; {cause}")
+
+# %% ../nbs/05_cross_entropy.ipynb #e2f3a4b5
+def _check_scores(x, name:str, fn:str, target=None) -> tuple:
+    "Check per-class scores (classes along dim 1, or dim 0 for one sample): float, finite but for -inf. Returns (classes, min, max)."
+    _check_float(x, name, fn, target)
     if x.dim() == 0: raise ValueError(f"{fn}: {name} needs a class dimension, got a 0-d tensor")
-    n = x.shape[_class_dim(x)]
-    if n == 0: raise ValueError(f"{fn}: {name} of shape {tuple(x.shape)} has no classes along dim {_class_dim(x)}")
-    return n
+    cd = _class_dim(x); n = x.shape[cd]
+    if n == 0: raise ValueError(f"{fn}: {name} of shape {tuple(x.shape)} has no classes along dim {cd}")
+    lo, hi = _check_finite(x, name, fn, _MODEL_CAUSE, allow_neg_inf=True)
+    if lo == -math.inf and (x == -math.inf).all(cd).any():
+        raise ValueError(f"{fn}: {name} has a sample whose every class is -inf, so no class is possible and its loss would be NaN")
+    return n, lo, hi
 
 def _check_class_target(x, target, name:str, fn:str, ignore_index:int):
     "Check that `target` holds one class index per sample of `x`, each in range or equal to `ignore_index`."
@@ -99,266 +338,231 @@ def _check_class_target(x, target, name:str, fn:str, ignore_index:int):
                          f"({name} of shape {tuple(x.shape)} has {n_classes} classes along dim {_class_dim(x)})")
 
 def _check_weight(weight, n_classes:int, fn:str):
-    "Refuse class weights that are not one float per class."
+    "Refuse class weights that are not one finite, non-negative float per class."
     if weight is None: return
     _check_float(weight, 'weight', fn)
     if weight.shape != (n_classes,): raise ValueError(f"{fn}: weight must have shape ({n_classes},), one per class, got {tuple(weight.shape)}")
+    _check_finite(weight, 'weight', fn, 'class weights must be finite numbers')
+    if (weight < 0).any(): raise ValueError(f"{fn}: class weights must be >= 0, got {weight.min().item():.4g}")
 
-# %% ../nbs/05_cross_entropy.ipynb #863ece78
-def _reduce(loss, reduction:str, total=None):
-    "Apply `reduction`; 'mean' divides by `total` when it is given."
-    if reduction == 'none': return loss
-    if reduction == 'sum': return loss.sum()
-    return loss.sum() / total if total is not None else loss.mean()
+def _check_some_targets(target, weight, ignore_index:int, reduction:str, fn:str):
+    "Refuse a 'mean' over nothing (an empty batch, every target ignored, or zero total weight): it would be NaN."
+    if reduction != 'mean': return
+    if weight is None and target.numel() and (target != ignore_index).any(): return
+    if weight is not None and _target_weights(target, weight, ignore_index, torch.float64)[2].sum() > 0: return
+    why = ('the batch is empty' if target.numel() == 0 else
+           f'every target equals ignore_index={ignore_index}' if (target == ignore_index).all() else
+           "the targets' classes all have weight 0")
+    raise ValueError(f"{fn}: the mean loss over no targets is undefined (it would be NaN): {why}. "
+                     "Skip such batches, or use reduction='sum'")
 
-def _nll(log_probs, target, weight, ignore_index:int, reduction:str):
-    "NLL without checks: minus the log-probability looked up at each target."
-    lp = log_probs.movedim(1, -1) if log_probs.dim() > 1 else log_probs
-    keep = target != ignore_index
-    index = torch.where(keep, target, 0).long()
-    picked = lp.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-    w = keep.to(lp.dtype) if weight is None else weight.to(lp.dtype)[index] * keep
-    loss = torch.where(keep, -picked * w, torch.zeros_like(picked))
-    return _reduce(loss, reduction, w.sum())
+# %% ../nbs/05_cross_entropy.ipynb #f3a4b5c6
+def _check_nll_args(log_probs, target, weight, ignore_index, reduction):
+    "The checks of `nll_loss`."
+    fn = 'nll_loss'
+    check_choice('reduction', reduction, _REDUCTIONS)
+    n, _, hi = _check_scores(log_probs, 'log_probs', fn, target)
+    if hi is not None and hi > 1e-4:
+        raise ValueError(f"{fn}: log_probs must be log-probabilities (at most 0), got values up to {hi:.4g}: "
+                         "these look like raw logits; apply log_softmax(logits, 1) first, or call cross_entropy(logits, target)")
+    _check_weight(weight, n, fn)
+    check_number('ignore_index', ignore_index, integer=True)
+    _check_class_target(log_probs, target, 'log_probs', fn, ignore_index)
+    _check_some_targets(target, weight, ignore_index, reduction, fn)
 
-def nll_loss(log_probs:torch.Tensor,  # log-probabilities, classes along dim 1 (or dim 0 for one sample)
-             target:torch.Tensor,  # class indices, the shape of `log_probs` without its class dim
-             weight:torch.Tensor|None=None,  # optional weight per class
-             ignore_index:int=-100,  # targets with this value count for nothing
-             reduction:str='mean'):  # 'mean', 'sum' or 'none'
-    "Negative log-likelihood: minus the log-probability of each target class, looked up by indexing."
-    _check_reduction(reduction, 'nll_loss'); n = _check_scores(log_probs, 'log_probs', 'nll_loss')
-    _check_class_target(log_probs, target, 'log_probs', 'nll_loss', ignore_index); _check_weight(weight, n, 'nll_loss')
-    return _nll(log_probs, target, weight, ignore_index, reduction)
+def _check_probability_target(x, target, fn:str):
+    "Refuse probability targets that are not a distribution over the classes for every sample."
+    cd = _class_dim(x)
+    lo, _ = _check_finite(target, 'target', fn, _DATA_CAUSE)
+    if lo is None: return
+    if lo < 0: raise ValueError(f"{fn}: probability targets must be >= 0, got {lo:.4g}")
+    sums = target.double().sum(cd)
+    off = (sums - 1).abs() > 1e-3
+    if off.any():
+        where = 'the target' if sums.dim() == 0 else f"sample {tuple(off.nonzero()[0].tolist()) if sums.dim() > 1 else off.nonzero()[0].item()}"
+        raise ValueError(f"{fn}: a float target of the logits' shape {tuple(x.shape)} is read as probabilities, one distribution "
+                         f"per sample over the classes (dim {cd}), so each must sum to 1, but {where} sums to "
+                         f"{sums[off].flatten()[0].item():.4g} ({int(off.sum())} of {max(sums.numel(), 1)} off). Normalise soft labels "
+                         f"(target / target.sum({cd}, keepdim=True)), or pass class indices as an integer tensor")
 
-# %% ../nbs/05_cross_entropy.ipynb #17628ccc
-def _smoothing_term(log_probs, target, weight, ignore_index:int, reduction:str):
-    "The label-smoothing part of cross-entropy: minus the (weighted) sum of all log-probabilities of each sample."
-    cd = _class_dim(log_probs)
-    if weight is not None:
-        shape = [1] * log_probs.dim(); shape[cd] = -1
-        log_probs = log_probs * weight.to(log_probs.dtype).view(shape)
-    keep = target != ignore_index
-    smooth = torch.where(keep, -log_probs.sum(cd), torch.zeros((), dtype=log_probs.dtype))
-    if reduction != 'mean': return _reduce(smooth, reduction)
-    total = keep.sum() if weight is None else (weight.to(log_probs.dtype)[torch.where(keep, target, 0).long()] * keep).sum()
-    return smooth.sum() / total
+def _warn_if_probabilities(logits, lo, hi, fn:str):
+    "Warn when every row of `logits` (whose min and max are `lo` and `hi`) is a probability distribution: the loss wants raw scores."
+    cd = _class_dim(logits)
+    if logits.dim() < 2 or logits.shape[0] < 2 or logits.shape[cd] < 2 or lo is None or lo < 0 or hi > 1: return
+    if ((logits.sum(cd) - 1).abs() < 1e-4).all():
+        warnings.warn(f"{fn}: every row of logits is a probability distribution (values in [0, 1] summing to 1). "
+                      f"{fn} applies log-softmax itself and wants raw scores: remove the softmax at the end of the model.",
+                      stacklevel=4)  # point at the caller of the loss
 
-def _soft_target_loss(log_probs, target, weight, reduction:str, label_smoothing:float):
-    "Cross-entropy against a probability distribution per sample."
-    cd, n = _class_dim(log_probs), log_probs.shape[_class_dim(log_probs)]
-    if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / n
-    prod = log_probs * target.to(log_probs.dtype)
-    if weight is not None:
-        shape = [1] * log_probs.dim(); shape[cd] = -1
-        prod = prod * weight.to(log_probs.dtype).view(shape)
-    return _reduce(-prod.sum(cd), reduction)
-
-# %% ../nbs/05_cross_entropy.ipynb #c00922ad
-def cross_entropy(logits:torch.Tensor,  # raw scores (no softmax!), classes along dim 1 (or dim 0 for one sample)
-                  target:torch.Tensor,  # class indices (the shape of `logits` without its class dim), or probabilities (its shape)
-                  weight:torch.Tensor|None=None,  # optional weight per class
-                  ignore_index:int=-100,  # class-index targets with this value count for nothing
-                  reduction:str='mean',  # 'mean', 'sum' or 'none'
-                  label_smoothing:float=0.):  # share of the target's probability spread evenly over all classes
-    "Log-softmax of the logits followed by NLL, with optional class weights and label smoothing."
-    _check_reduction(reduction, 'cross_entropy'); n = _check_scores(logits, 'logits', 'cross_entropy')
-    _check_weight(weight, n, 'cross_entropy')
-    if isinstance(label_smoothing, bool) or not isinstance(label_smoothing, (int, float)) or not 0 <= label_smoothing <= 1:
-        raise ValueError(f"cross_entropy: label_smoothing must be a number between 0 and 1, got {label_smoothing!r}")
-    log_probs = log_softmax(logits, _class_dim(logits))
+def _check_ce_args(logits, target, weight, ignore_index, reduction, label_smoothing):
+    "The checks of `cross_entropy`."
+    fn = 'cross_entropy'
+    check_choice('reduction', reduction, _REDUCTIONS)
+    n, lo, hi = _check_scores(logits, 'logits', fn, target)
+    _check_weight(weight, n, fn)
+    check_number('label_smoothing', label_smoothing, 0, 1)
     if isinstance(target, torch.Tensor) and target.is_floating_point() and target.shape == logits.shape:
-        return _soft_target_loss(log_probs, target, weight, reduction, label_smoothing)
-    _check_class_target(logits, target, 'logits', 'cross_entropy', ignore_index)
-    loss = _nll(log_probs, target, weight, ignore_index, reduction)
-    if label_smoothing == 0: return loss
-    smooth = _smoothing_term(log_probs, target, weight, ignore_index, reduction)
-    return (1 - label_smoothing) * loss + label_smoothing / n * smooth
+        _check_probability_target(logits, target, fn)
+        if reduction == 'mean' and logits.numel() == 0:
+            raise ValueError(f"{fn}: the mean loss of an empty batch is undefined (it would be NaN): logits have shape "
+                             f"{tuple(logits.shape)}. Skip empty batches, or use reduction='sum'")
+    else:
+        check_number('ignore_index', ignore_index, integer=True)
+        _check_class_target(logits, target, 'logits', fn, ignore_index)
+        _check_some_targets(target, weight, ignore_index, reduction, fn)
+    _warn_if_probabilities(logits, lo, hi, fn)
 
-# %% ../nbs/05_cross_entropy.ipynb #34e03c3e
-class _BinaryCrossEntropy(torch.autograd.Function):
-    "-y log(p) - (1-y) log(1-p), logs clamped at -100, with the gradient (p-y) / (p(1-p)) kept finite at 0 and 1."
-    @staticmethod
-    def forward(ctx, p, y):
-        log_p, log_not_p = p.log().clamp(min=-100), torch.log1p(-p).clamp(min=-100)
-        ctx.save_for_backward(p, y, log_p, log_not_p)
-        return -(y * log_p + (1 - y) * log_not_p)
-
-    @staticmethod
-    def backward(ctx, grad):
-        p, y, log_p, log_not_p = ctx.saved_tensors
-        return grad * (p - y) / (p * (1 - p)).clamp(min=1e-12), grad * (log_not_p - log_p)
-
-# %% ../nbs/05_cross_entropy.ipynb #78871e9d
-def _check_binary(x, target, weight, reduction, name:str, fn:str):
-    "Check the arguments shared by the two binary cross-entropies."
-    _check_reduction(reduction, fn); _check_float(x, name, fn)
+# %% ../nbs/05_cross_entropy.ipynb #a5b6c7d8
+def _check_binary(x, target, weight, reduction, name:str, fn:str, pos_weight=None):
+    "The checks of the two binary cross-entropies (`name` is 'probs' or 'logits')."
+    check_choice('reduction', reduction, _REDUCTIONS)
+    _check_float(x, name, fn)
     if not isinstance(target, torch.Tensor): raise TypeError(f"{fn}: target must be a torch.Tensor, got {type(target).__name__}")
     if not target.is_floating_point():
         raise TypeError(f"{fn}: target must be a float tensor of 0s and 1s (or probabilities), got dtype {target.dtype}; "
                         f"use target.float()")
     if target.shape != x.shape:
         raise ValueError(f"{fn}: target has shape {tuple(target.shape)} but {name} has shape {tuple(x.shape)}; they must match")
-    if target.numel() and (target.min() < 0 or target.max() > 1):
-        raise ValueError(f"{fn}: target values must lie between 0 and 1, got values from {target.min().item():.4g} to {target.max().item():.4g}")
-    if weight is not None:
-        _check_float(weight, 'weight', fn)
-        try: torch.broadcast_shapes(weight.shape, x.shape)
-        except RuntimeError: raise ValueError(f"{fn}: weight of shape {tuple(weight.shape)} does not broadcast to {name}'s shape {tuple(x.shape)}") from None
+    lo, hi = _check_finite(x, name, fn, _MODEL_CAUSE)
+    t_lo, t_hi = _check_finite(target, 'target', fn, _DATA_CAUSE)
+    if name == 'probs' and lo is not None and (lo < 0 or hi > 1):
+        raise ValueError(f"{fn}: probs must lie between 0 and 1 (apply a sigmoid, or use binary_cross_entropy_with_logits), "
+                         f"got values from {lo:.4g} to {hi:.4g}")
+    if t_lo is not None and (t_lo < 0 or t_hi > 1):
+        raise ValueError(f"{fn}: target values must lie between 0 and 1, got values from {t_lo:.4g} to {t_hi:.4g}")
+    for w_name, w in (('weight', weight), ('pos_weight', pos_weight)):
+        if w is None: continue
+        _check_float(w, w_name, fn)
+        try: shape = torch.broadcast_shapes(w.shape, x.shape)
+        except RuntimeError: shape = None
+        if shape != x.shape:
+            raise ValueError(f"{fn}: {w_name} of shape {tuple(w.shape)} does not broadcast to {name}'s shape {tuple(x.shape)}"
+                             + (f" (it would turn the result into shape {tuple(shape)})" if shape else ''))
+        _check_finite(w, w_name, fn, 'weights must be finite numbers')
+        if (w < 0).any(): raise ValueError(f"{fn}: {w_name} must be >= 0, got {w.min().item():.4g}")
+    if reduction == 'mean' and x.numel() == 0:
+        raise ValueError(f"{fn}: the mean loss of an empty batch is undefined (it would be NaN): {name} has shape "
+                         f"{tuple(x.shape)}. Skip empty batches, or use reduction='sum'")
 
-def binary_cross_entropy(probs:torch.Tensor,  # probabilities of "yes", in [0, 1]
-                         target:torch.Tensor,  # float targets in [0, 1], the shape of `probs`
-                         weight:torch.Tensor|None=None,  # optional weight of each element, broadcast to `probs`
-                         reduction:str='mean'):  # 'mean', 'sum' or 'none'
-    "-y log(p) - (1-y) log(1-p) for probabilities `p`, with logs clamped at -100 as PyTorch does."
-    _check_binary(probs, target, weight, reduction, 'probs', 'binary_cross_entropy')
-    if probs.numel() and (probs.min() < 0 or probs.max() > 1):
-        raise ValueError(f"binary_cross_entropy: probs must lie between 0 and 1 (apply a sigmoid, or use "
-                         f"binary_cross_entropy_with_logits), got values from {probs.min().item():.4g} to {probs.max().item():.4g}")
-    loss = _BinaryCrossEntropy.apply(probs, target.to(probs.dtype))
-    if weight is not None: loss = loss * weight
-    return _reduce(loss, reduction)
+def _check_accuracy_multi(pred, target, thresh, sigmoid):
+    "The checks of `accuracy_multi`."
+    fn = 'accuracy_multi'
+    _check_float(pred, 'pred', fn)
+    if not isinstance(target, torch.Tensor): raise TypeError(f"{fn}: target must be a torch.Tensor, got {type(target).__name__}")
+    if pred.shape != target.shape: raise ValueError(f"{fn}: pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}")
+    if pred.numel() == 0: raise ValueError(f"{fn}: the accuracy of an empty batch is undefined (pred has shape {tuple(pred.shape)})")
+    lo, hi = _check_finite(pred, 'pred', fn, _MODEL_CAUSE)
+    if not ((target == 0) | (target == 1)).all():
+        odd = target[(target != 0) & (target != 1)][:3].tolist()
+        raise ValueError(f"{fn}: target must be multi-hot (a 0 or a 1 for each label), got values such as {odd}")
+    check_number('thresh', thresh, 0, 1)
+    check_type('sigmoid', sigmoid, bool)
+    if sigmoid and pred.numel() > 1 and lo >= 0 and hi <= 1:
+        warnings.warn(f"{fn}: every value of pred lies in [0, 1], as probabilities do, but sigmoid=True applies a sigmoid to "
+                      "them, which puts them all at 0.5 or above; pass sigmoid=False if pred holds probabilities", stacklevel=3)
 
-# %% ../nbs/05_cross_entropy.ipynb #a02617a9
-def _softplus_neg(x):
-    "log(1 + exp(-x)) = -log(sigmoid(x)), without overflow for any x and with the right gradient at 0."
-    pos = x >= 0
-    return torch.where(pos, torch.zeros_like(x), -x) + torch.log1p(torch.exp(torch.where(pos, -x, x)))
-
-def binary_cross_entropy_with_logits(logits:torch.Tensor,  # raw scores, any real numbers
-                                     target:torch.Tensor,  # float targets in [0, 1], the shape of `logits`
-                                     weight:torch.Tensor|None=None,  # optional weight of each element, broadcast to `logits`
-                                     reduction:str='mean',  # 'mean', 'sum' or 'none'
-                                     pos_weight:torch.Tensor|None=None):  # optional weight of positive targets, per class (last dim)
-    "Binary cross-entropy of sigmoid(logits), computed stably as (1-y) x + log(1 + exp(-x))."
-    fn = 'binary_cross_entropy_with_logits'
-    _check_binary(logits, target, weight, reduction, 'logits', fn)
-    y = target.to(logits.dtype)
-    if pos_weight is None: loss = (1 - y) * logits + _softplus_neg(logits)
-    else:
-        _check_float(pos_weight, 'pos_weight', fn)
-        try: torch.broadcast_shapes(pos_weight.shape, logits.shape)
-        except RuntimeError: raise ValueError(f"{fn}: pos_weight of shape {tuple(pos_weight.shape)} does not broadcast to logits' shape {tuple(logits.shape)}") from None
-        loss = (1 - y) * logits + (1 + (pos_weight - 1) * y) * _softplus_neg(logits)
-    if weight is not None: loss = loss * weight
-    return _reduce(loss, reduction)
-
-# %% ../nbs/05_cross_entropy.ipynb #c0e1f9f8
-def accuracy_multi(pred:torch.Tensor,  # logits (or probabilities, with sigmoid=False), shape (N, n_labels)
-                   target:torch.Tensor,  # multi-hot targets of the same shape
-                   thresh:float=0.5,  # a probability above it means "yes"
-                   sigmoid:bool=True):  # apply a sigmoid to `pred` first
-    "Share of the yes/no answers of a multi-label prediction that match the target."
-    if pred.shape != target.shape: raise ValueError(f"accuracy_multi: pred has shape {tuple(pred.shape)} but target has {tuple(target.shape)}")
-    if sigmoid: pred = torch.sigmoid(pred)
-    return ((pred > thresh) == target.bool()).float().mean()
-
-# %% ../nbs/05_cross_entropy.ipynb #8e5dc92a
-def confusion_matrix(preds:torch.Tensor,  # predicted classes (N,), or scores (N, C) whose argmax is taken
-                     targets:torch.Tensor,  # actual classes (N,)
-                     n_classes:int|None=None):  # number of classes; default: from the scores, or the largest class seen + 1
-    "Counts of (actual, predicted) pairs: row = actual class, column = predicted class."
-    if preds.dim() == 2: n_classes, preds = n_classes or preds.shape[1], preds.argmax(1)
-    if preds.dim() != 1 or targets.shape != preds.shape:
-        raise ValueError(f"confusion_matrix: preds (shape {tuple(preds.shape)}) and targets (shape {tuple(targets.shape)}) "
+# %% ../nbs/05_cross_entropy.ipynb #b6c7d8e9
+def _check_confusion(preds, targets, n_classes) -> int:
+    "The checks of `confusion_matrix`; returns the number of classes."
+    fn = 'confusion_matrix'
+    for name, t in (('preds', preds), ('targets', targets)):
+        if not isinstance(t, torch.Tensor): raise TypeError(f"{fn}: {name} must be a torch.Tensor, got {type(t).__name__}")
+    if preds.dim() == 2:
+        _check_float(preds, 'preds (scores)', fn); _check_finite(preds, 'preds', fn, _MODEL_CAUSE)
+        if n_classes is not None and n_classes != preds.shape[1]:
+            raise ValueError(f"{fn}: n_classes={n_classes} but the scores have {preds.shape[1]} columns")
+        n_classes = preds.shape[1]
+    elif preds.is_floating_point(): raise TypeError(f"{fn}: preds and targets must be integer classes (or preds scores of shape (N, C))")
+    if preds.dim() not in (1, 2) or targets.shape != preds.shape[:1]:
+        raise ValueError(f"{fn}: preds (shape {tuple(preds.shape)}) and targets (shape {tuple(targets.shape)}) "
                          f"must be one class per sample, of the same length")
-    if preds.is_floating_point() or targets.is_floating_point(): raise TypeError("confusion_matrix: preds and targets must be integer classes")
-    n = n_classes if n_classes is not None else (int(max(preds.max(), targets.max())) + 1 if len(preds) else 0)
-    if len(preds) and (min(preds.min(), targets.min()) < 0 or max(preds.max(), targets.max()) >= n):
-        raise ValueError(f"confusion_matrix: classes must lie in 0..{n - 1}, got preds in {int(preds.min())}..{int(preds.max())} "
-                         f"and targets in {int(targets.min())}..{int(targets.max())}")
-    return torch.bincount(targets.long() * n + preds.long(), minlength=n * n).view(n, n)
+    if targets.is_floating_point() or targets.dtype == torch.bool: raise TypeError(f"{fn}: preds and targets must be integer classes")
+    if n_classes is not None: n_classes = check_number('n_classes', n_classes, 1, integer=True)
+    labels = torch.cat([preds.flatten() if preds.dim() == 1 else preds.argmax(1), targets])
+    n = n_classes if n_classes is not None else (int(labels.max()) + 1 if len(labels) else 0)
+    if len(labels) and (labels.min() < 0 or labels.max() >= n):
+        raise ValueError(f"{fn}: classes must lie in 0..{n - 1}, got classes from {int(labels.min())} to {int(labels.max())}")
+    return n
 
-def most_confused(cm:torch.Tensor,  # a confusion matrix, rows actual and columns predicted
-                  min_val:int=1,  # leave out pairs seen fewer times
-                  vocab:list|None=None):  # class names; default: the class indices
-    "The off-diagonal (actual, predicted, count) triples with count >= `min_val`, most frequent first."
-    names = vocab if vocab is not None else list(range(len(cm)))
-    pairs = [(names[a], names[p], int(cm[a, p])) for a in range(len(cm)) for p in range(len(cm)) if a != p and cm[a, p] >= min_val]
-    return sorted(pairs, key=lambda t: -t[2])
+def _check_cm(cm, vocab, fn:str, min_val=1) -> torch.Tensor:
+    "Check a confusion matrix (square, counts) and its class names; return it as a tensor."
+    if isinstance(cm, np.ndarray): cm = torch.from_numpy(cm)
+    if not isinstance(cm, torch.Tensor): raise TypeError(f"{fn}: cm must be a confusion matrix (a tensor), got {type(cm).__name__}")
+    if cm.dim() != 2 or cm.shape[0] != cm.shape[1]: raise ValueError(f"{fn}: cm must be a square matrix, got shape {tuple(cm.shape)}")
+    if cm.is_floating_point() and not torch.isfinite(cm).all(): raise ValueError(f"{fn}: cm holds NaN or infinite counts")
+    if (cm < 0).any(): raise ValueError(f"{fn}: cm holds negative counts")
+    if vocab is not None and len(vocab) != len(cm):
+        raise ValueError(f"{fn}: vocab has {len(vocab)} names but cm has {len(cm)} classes")
+    check_number('min_val', min_val, 0)
+    return cm
 
-# %% ../nbs/05_cross_entropy.ipynb #168df384
-def plot_confusion_matrix(cm:torch.Tensor,  # a confusion matrix, rows actual and columns predicted
-                          vocab:list|None=None,  # class names
-                          ax=None):
-    "Draw a confusion matrix as a heat map with its counts written in."
-    if ax is None: _, ax = plt.subplots(figsize=(5, 5))
-    cm = cm.cpu().numpy() if isinstance(cm, torch.Tensor) else np.asarray(cm)
-    n, names = len(cm), vocab if vocab is not None else list(range(len(cm)))
-    ax.imshow(cm, cmap='Blues')
-    for a in range(n):
-        for p in range(n):
-            ax.text(p, a, int(cm[a, p]), ha='center', va='center', fontsize=8, color='white' if cm[a, p] > cm.max() / 2 else 'black')
-    ax.set(xticks=range(n), yticks=range(n), xticklabels=names, yticklabels=names, xlabel='predicted', ylabel='actual')
-    return ax
+def _check_interpretation(inputs, logits, targets, vocab):
+    "The checks of `Interpretation`."
+    fn = 'Interpretation'
+    if not isinstance(inputs, torch.Tensor): raise TypeError(f"{fn}: inputs must be a torch.Tensor, got {type(inputs).__name__}")
+    _check_float(logits, 'logits', fn)
+    if logits.dim() != 2: raise ValueError(f"{fn}: logits must have shape (N, C), got {tuple(logits.shape)}")
+    _check_finite(logits, 'logits', fn, _MODEL_CAUSE)
+    if len(inputs) != len(logits): raise ValueError(f"{fn}: {len(inputs)} inputs but {len(logits)} rows of logits")
+    _check_class_target(logits, targets, 'logits', fn, ignore_index=-100)
+    if vocab is not None and len(vocab) != logits.shape[1]:
+        raise ValueError(f"{fn}: vocab has {len(vocab)} names but logits have {logits.shape[1]} classes")
 
-# %% ../nbs/05_cross_entropy.ipynb #b619b85a
-class Interpretation:
-    "A classifier's predictions on a data set, ready to read: confusion matrix, most confused pairs, top losses."
-    def __init__(self, inputs:torch.Tensor, logits:torch.Tensor, targets:torch.Tensor, vocab:list|None=None):
-        self.inputs, self.logits, self.targets = inputs, logits, targets
-        self.preds, self.losses = logits.argmax(1), cross_entropy(logits, targets, reduction='none')
-        self.vocab = list(vocab) if vocab is not None else list(range(logits.shape[1]))
+def _check_learner(learn, dl):
+    "Check what `Interpretation.from_learner` is given; returns the loader to run over."
+    fn = 'Interpretation.from_learner'
+    if not (hasattr(learn, 'model') and hasattr(learn, 'dls')):
+        raise TypeError(f"{fn}: learn must be a Learner (with .model and .dls), got {type(learn).__name__}")
+    dl = dl if dl is not None else learn.dls.valid
+    if not hasattr(dl, '__iter__'): raise TypeError(f"{fn}: dl must be a data loader, got {type(dl).__name__}")
+    return dl
 
-    @classmethod
-    def from_learner(cls, learn, dl=None, vocab:list|None=None):
-        "Run `learn`'s model over `dl` (default: the validation set) without gradients."
-        dl, batches = dl if dl is not None else learn.dls.valid, []
-        learn.model.eval()
-        with torch.no_grad():
-            for batch in dl: batches.append((batch[0], learn.model(*batch[:-1]), batch[-1]))
-        return cls(*[torch.cat(t).cpu() for t in zip(*batches)], vocab=vocab)
+def _check_top_losses(interp, k, ncols, image_shape):
+    "The checks of `Interpretation.plot_top_losses`."
+    check_number('k', k, 1, integer=True); check_number('ncols', ncols, 1, integer=True)
+    size = interp.inputs[0].numel() if len(interp.inputs) else 0
+    if math.prod(image_shape) != size:
+        raise ValueError(f"plot_top_losses: image_shape={tuple(image_shape)} holds {math.prod(image_shape)} values but each input "
+                         f"has {size}; pass the shape of one image, e.g. image_shape=(28, 28) for MNIST")
 
-    def confusion_matrix(self): return confusion_matrix(self.preds, self.targets, len(self.vocab))
-    def plot_confusion_matrix(self, ax=None): return plot_confusion_matrix(self.confusion_matrix(), self.vocab, ax)
-    def most_confused(self, min_val:int=1): return most_confused(self.confusion_matrix(), min_val, self.vocab)
-    def top_losses(self, k:int=9): return self.losses.topk(min(k, len(self.losses)))
-
-# %% ../nbs/05_cross_entropy.ipynb #c7e92c84
-def _plot_top_losses(self:Interpretation, k:int=9, ncols:int=3, image_shape=(28, 28)):
-    "Show the `k` inputs with the highest loss, titled predicted / actual / loss / probability of the actual class."
-    losses, idxs = self.top_losses(k)
-    nrows = -(-len(idxs) // ncols)
-    fig, axs = plt.subplots(nrows, ncols, figsize=(2.2 * ncols, 2.4 * nrows), squeeze=False)
-    probs = softmax(self.logits[idxs], 1)
-    for ax in axs.flat: ax.axis('off')
-    for i, (ax, idx, loss) in enumerate(zip(axs.flat, idxs, losses)):
-        actual = int(self.targets[idx])
-        ax.imshow(self.inputs[idx].reshape(image_shape).cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{self.vocab[int(self.preds[idx])]}/{self.vocab[actual]} / {loss:.2f} / {probs[i, actual]:.2f}", fontsize=9)
-    fig.suptitle('predicted / actual / loss / probability of actual'); fig.tight_layout()
-    return fig
-
-Interpretation.plot_top_losses = _plot_top_losses
-
-# %% ../nbs/05_cross_entropy.ipynb #d996b9e2
-def softmax_with_temperature(logits,  # a few raw scores, one per class
-                             temperature:float=1.,  # > 0; below 1 sharpens the probabilities, above 1 flattens them
-                             target:int=0):  # the correct class
-    "Softmax probabilities of `logits / temperature` and the cross-entropy if `target` is the correct class."
-    x = torch.as_tensor(logits, dtype=torch.float64)
-    if x.dim() != 1 or len(x) == 0: raise ValueError(f"softmax_with_temperature: logits must be a non-empty list of scores, got shape {tuple(x.shape)}")
-    if not (isinstance(temperature, (int, float)) and math.isfinite(temperature) and temperature > 0):
-        raise ValueError(f"softmax_with_temperature: temperature must be a positive number, got {temperature!r}")
-    if not (isinstance(target, int) and 0 <= target < len(x)):
-        raise ValueError(f"softmax_with_temperature: target must be a class index in 0..{len(x) - 1}, got {target!r}")
-    z = x / temperature
-    return softmax(z).numpy(), cross_entropy(z, torch.tensor(target)).item()
+def _check_temperature_args(logits, temperature, target) -> torch.Tensor:
+    "The checks of `softmax_with_temperature`; returns the logits as a float64 tensor."
+    fn = 'softmax_with_temperature'
+    try: x = torch.as_tensor(logits, dtype=torch.float64)
+    except (TypeError, ValueError, RuntimeError): raise TypeError(f"{fn}: logits must be a list of numbers, got {logits!r}") from None
+    if x.dim() != 1 or len(x) == 0: raise ValueError(f"{fn}: logits must be a non-empty list of scores, got shape {tuple(x.shape)}")
+    _check_finite(x, 'logits', fn, 'each logit must be a finite number')
+    check_number('temperature', temperature, 0, low_open=True, fix='Temperatures below 1 sharpen the probabilities, above 1 flatten them.')
+    check_number('target', target, 0, len(x) - 1, integer=True, fix='It is the index of the correct class.')
+    return x
 
 # %% ../nbs/05_cross_entropy.ipynb #09d73d10
+def _check_explorer_args(logits, classes, temperature, target):
+    "Refuse starting values that the explorer's widgets cannot show (sliders would clamp them without a word)."
+    fn = 'softmax_explorer'
+    if len(logits) != len(classes): raise ValueError(f"{fn}: {len(logits)} logits but {len(classes)} classes")
+    if len(classes) < 2: raise ValueError(f"{fn}: give at least two classes, got {len(classes)}")
+    names = [str(c) for c in classes]
+    if len(set(names)) != len(names): raise ValueError(f"{fn}: class names must differ (their bars would overlap), got {names}")
+    for c, v in zip(names, logits): check_number(f'logit of {c}', v, -10, 10, fix='The logit sliders run from -10 to 10.')
+    check_number('temperature', temperature, 0.01, 100, fix='The temperature slider runs from 0.01 to 100.')
+    check_number('target', target, 0, len(classes) - 1, integer=True, fix='It is the index of the correct class.')
+
 class SoftmaxExplorer(Explorer):
     "Sliders for a few logits, a temperature and the correct class, over softmax probabilities drawn as bars."
-    def __init__(self, logits=(2., 1., 0.1, -1.),  # starting logits, one slider each
+    def __init__(self, logits=(2., 1., 0.1, -1.),  # starting logits, one slider each, in [-10, 10]
                  classes=('cat', 'dog', 'bird', 'fish'),  # class names, one per logit
-                 temperature:float=1., target:int=0):
-        if len(logits) != len(classes): raise ValueError(f"SoftmaxExplorer: {len(logits)} logits but {len(classes)} classes")
+                 temperature:float=1.,  # starting temperature, in [0.01, 100]
+                 target:int=0):  # index of the correct class
+        import ipywidgets as widgets
+        _check_explorer_args(logits, classes, temperature, target)
         style = {'description_width': 'initial'}
-        self.classes = list(classes)
+        self.classes = [str(c) for c in classes]
         self.logit_sliders = [widgets.FloatSlider(value=v, min=-10, max=10, step=0.1, description=c, style=style)
-                              for v, c in zip(logits, classes)]
+                              for v, c in zip(logits, self.classes)]
         self.temp_slider = widgets.FloatLogSlider(value=temperature, base=10, min=-2, max=2, step=0.01,
                                                   description='temperature', readout_format='.3g', style=style)
-        self.target_picker = widgets.Dropdown(options=[(c, i) for i, c in enumerate(classes)], value=target,
+        self.target_picker = widgets.Dropdown(options=[(c, i) for i, c in enumerate(self.classes)], value=target,
                                               description='correct class', style=style)
         self.label, self.image = widgets.HTML(), widgets.Image(format='png')
         self._make_figure()
@@ -368,31 +572,279 @@ class SoftmaxExplorer(Explorer):
 
     def _make_figure(self):
         "One figure, kept for the explorer's life: axes drawn once as a background; bars, their values and the title on top."
+        import matplotlib.pyplot as plt
         self.fig, self.ax = plt.subplots(figsize=(4.5, 3))
         plt.close(self.fig)  # shown through the image widget only
         self.bars = self.ax.bar(self.classes, np.zeros(len(self.classes)), color='tab:blue')
         self.values = [self.ax.text(i, 0, '', ha='center', va='bottom', fontsize=9) for i in range(len(self.classes))]
-        self.ax.set(ylim=(0, 1.1), ylabel='probability', title='cross-entropy')  # a title now, so the layout leaves room
+        self.ax.set(ylim=(0, 1.1), xlabel='class', ylabel='probability', title='cross-entropy')  # a title now, so the layout leaves room
         self.fig.tight_layout()
         self.renderer = BlitRenderer(self.fig, list(self.bars) + self.values + [self.ax.title])
 
 # %% ../nbs/05_cross_entropy.ipynb #a5e70e73
-def _softmax_explorer_update(self:SoftmaxExplorer, change=None):
+@patch
+def update(self:SoftmaxExplorer, change=None):
     "Recompute the probabilities and loss for the widgets' values and move the bars."
-    target = self.target_picker.value
-    try: self.probs, self.loss = softmax_with_temperature([s.value for s in self.logit_sliders], self.temp_slider.value, target)
+    target, temperature = self.target_picker.value, self.temp_slider.value
+    try: self.probs, self.loss = softmax_with_temperature([s.value for s in self.logit_sliders], temperature, target)
     except ValueError as e: self.probs, self.loss = np.full(len(self.classes), np.nan), math.nan; self.label.value = f"<b>{e}</b>"
     ok = np.isfinite(self.probs).all() and math.isfinite(self.loss)
     for i, (bar, value, p) in enumerate(zip(self.bars, self.values, self.probs)):
         bar.set_height(p if ok else 0.); bar.set_color('tab:orange' if i == target else 'tab:blue')
         value.set_position((i, p if ok else 0.)); value.set_text(f'{p:.2f}' if ok else '')
-    text = (f"cross-entropy for {self.classes[target]}: {self.loss:.3f}" if ok else "diverged: no finite probabilities")
-    self.ax.set_title(text)
-    if ok: self.label.value = f"p({self.classes[target]}) = {self.probs[target]:.3g}<br><b>loss {self.loss:.3f}</b>"
+    self.ax.set_title(f"cross-entropy for {self.classes[target]}: {self.loss:.3f}" if ok else "diverged: no finite probabilities")
+    if ok: self.label.value = (f"temperature {temperature:.3g}: p({self.classes[target]}) = {self.probs[target]:.3g}"
+                               f"<br><b>loss {self.loss:.3f}</b>")
     self.render()
-
-SoftmaxExplorer.update = _softmax_explorer_update
 
 def softmax_explorer(logits=(2., 1., 0.1, -1.), classes=('cat', 'dog', 'bird', 'fish'), temperature:float=1., target:int=0) -> SoftmaxExplorer:
     "An interactive explorer of softmax, temperature and cross-entropy."
     return SoftmaxExplorer(logits, classes, temperature, target)
+
+# %% ../nbs/05_cross_entropy.ipynb #f1a2b3c4
+def cross_entropy_quiz() -> Quiz:
+    "The questions of the cross-entropy lesson."
+    return Quiz([
+        Question("A cat picture gets $p(\\text{cat}) = 0.01$. Which loss sends the larger gradient back to the model's raw output?",
+                 'the log loss', options=['the log loss', 'squared error', 'both send about the same'],
+                 why={'squared error': 'Squared error charges more for this row than for an unsure one, but its gradient is tiny: '
+                                       'the sigmoid is flat at p = 0.01 and squared error does not undo that.',
+                      'both send about the same': 'Look at the two gradient columns of the cats-and-dogs table.'},
+                 explain='The log loss sends back p - y, almost -1 here; squared error about 0.02.'),
+        Question("A model gives the right class a probability of 0.001. What is its log loss (natural log)?", 6.908, tol=0.01,
+                 explain='-log(0.001) = 3 log 10, about 6.91: each factor of ten costs another 2.3.'),
+        Question("What does subtracting the largest logit from every logit change in the softmax?",
+                 'nothing, except that exp can no longer overflow',
+                 options=['nothing, except that exp can no longer overflow', 'the largest probability becomes 1',
+                          'the probabilities no longer sum to one'],
+                 why={'the largest probability becomes 1': 'The largest *exponential* becomes 1; the probabilities do not change.',
+                      'the probabilities no longer sum to one': 'The factor exp(-m) cancels between top and bottom.'},
+                 explain='The shift cancels exactly, and the largest exponent becomes exp(0) = 1.'),
+        Question("Two classes with logits 2 and 0: what probability does softmax give the first one?", 0.8808, tol=0.01,
+                 explain='A two-class softmax is the sigmoid of the gap: sigmoid(2 - 0) = 1 / (1 + exp(-2)), about 0.881.'),
+        Question("What does `nll_loss` expect as its input?", 'log-probabilities',
+                 options=['log-probabilities', 'probabilities', 'raw logits'],
+                 why={'probabilities': 'It only looks up and negates; it takes no log, despite its name.',
+                      'raw logits': 'That is `cross_entropy`, which applies log-softmax first.'},
+                 explain='`cross_entropy(x, y)` is `nll_loss(log_softmax(x, 1), y)`.'),
+        Question("What is the gradient of the cross-entropy of one sample with respect to its logits?", 'softmax(x) - onehot(y)',
+                 options=['softmax(x) - onehot(y)', 'onehot(y) - softmax(x)', 'log softmax(x) - onehot(y)'],
+                 why={'onehot(y) - softmax(x)': 'Gradient descent subtracts the gradient: the right logit must go up, so its gradient is negative.',
+                      'log softmax(x) - onehot(y)': 'The log goes away when we differentiate log-sum-exp.'},
+                 explain='Prediction minus target, as in linear regression.'),
+        Question("A model ends in `nn.Softmax` and is trained with `F.cross_entropy`. What happens?",
+                 'it learns slowly: the loss softmaxes the probabilities again, and cannot go below a floor',
+                 options=['it learns slowly: the loss softmaxes the probabilities again, and cannot go below a floor',
+                          'nothing: softmax twice is the same as softmax once', 'training stops with an error'],
+                 why={'nothing: softmax twice is the same as softmax once': 'Softmax of numbers in [0, 1] is far flatter than the first softmax.',
+                      'training stops with an error': "PyTorch's loss takes any float tensor; ours only warns."},
+                 explain='With ten classes even perfect probabilities cost about 1.46.'),
+        Question("With label smoothing $\\varepsilon = 0.1$ and ten classes, what probability does the smoothed target give the right class?",
+                 0.91, tol=0.001, explain='1 - 0.1 + 0.1 / 10 = 0.91; each of the other nine classes gets 0.01.'),
+        Question("For a multi-label classifier (several labels may apply at once), which output and loss fit?",
+                 'a sigmoid per label with binary cross-entropy',
+                 options=['a sigmoid per label with binary cross-entropy', 'a softmax over the labels with cross-entropy'],
+                 why={'a softmax over the labels with cross-entropy': 'Softmax makes the labels compete for one unit of '
+                                                                      'probability, so two labels cannot both be near 1.'},
+                 explain='Each label becomes its own yes/no question.'),
+        Question("What is `binary_cross_entropy_with_logits` of a logit of 0 with a target of 1 (natural log)?", 0.6931, tol=0.01,
+                 explain='sigmoid(0) = 0.5, and -log 0.5 = log 2.'),
+        Question("You pick the multi-label threshold that scores best on the validation set and report that score. Why is the report too "
+                 "optimistic, and what would be honest?",
+                 'The threshold was chosen to fit those very images, like weights fitted to a training set, so part of its score is '
+                 'luck on them. Pick it on one part of the data and report the score on another part (or on a test set) that the choice never saw.'),
+        Question("In a confusion matrix (rows actual, columns predicted), what does a large count in row 7, column 9 tell you, and "
+                 "what might you look at next?",
+                 'Many sevens are taken for nines. Look at those images (the top losses among them): are they badly written, '
+                 'mislabelled, or is the model missing a feature that tells a 7 from a 9?'),
+    ], title='The cross-entropy lesson')
+
+# %% ../nbs/05_cross_entropy.ipynb #a2b3c4d5
+def _leaf(x): return x.detach().clone().requires_grad_()
+
+def _grad_of(fn, x, *args, seed:int=1):
+    "The gradient with respect to `x` of sum(fn(x, *args) * a seeded random upstream gradient); None if the result has no graph."
+    x = _leaf(x)
+    out = fn(x, *args)
+    if not isinstance(out, torch.Tensor) or out.grad_fn is None: return None
+    up = torch.randn(out.shape, generator=torch.Generator().manual_seed(seed), dtype=out.dtype)
+    (out * up).sum().backward()
+    return x.grad
+
+_NO_GRAPH = ("Your result carries no gradient: build it from torch operations on the input, without .item(), .numpy(), "
+             "torch.tensor(...) or .detach() around intermediate results.")
+
+def _log_softmax_cases() -> dict:
+    "The inputs of the log-softmax check: ordinary, a batch of one, huge logits, a tiny probability, a 3-d batch."
+    g = torch.Generator().manual_seed(0)
+    return {'a random batch (8, 5)': torch.randn(8, 5, generator=g) * 3, 'a batch of one (1, 3)': torch.randn(1, 3, generator=g),
+            'logits of 1000': torch.tensor([[1000., 999., 990.], [-1000., -1000., -998.]]),
+            'a class with probability e^-200': torch.tensor([[0., -200., 1.]]), 'a (2, 3, 4) batch': torch.randn(2, 3, 4, generator=g)}
+
+@exercise
+def check_log_softmax(fn):
+    "Check a log-softmax over the last dimension against torch.log_softmax: values on five kinds of input, and gradients."
+    for what, x in _log_softmax_cases().items():
+        got, want = fn(x.clone()), torch.log_softmax(x, -1)
+        if isinstance(got, torch.Tensor) and got.shape == want.shape and not torch.isfinite(got).all():
+            if what == 'logits of 1000':
+                raise Hint("At logits of 1000 your result is not finite: exp(1000) overflows to infinity. Subtract each row's "
+                           "maximum before exponentiating (the log-sum-exp trick); it cancels out.")
+            if what.startswith('a class with probability'):
+                raise Hint("A probability of e^-200 is 0 in float32, so the log of softmax gives -inf there: compute "
+                           "x - logsumexp(x) (on the shifted logits) instead of taking the log of the probabilities.")
+        mistakes = {"Each row should be normalised over its own classes (the last dimension, dim=-1), not over the batch.": torch.log_softmax(x, 0),
+                    "Your result is the softmax itself: take its log, or better, compute x - logsumexp(x) directly.": torch.softmax(x, -1),
+                    "You subtracted each row's maximum but stopped there: log-softmax is (x - m) - log(sum(exp(x - m))).": x - x.amax(-1, keepdim=True),
+                    "You subtracted the log of the sum over the whole tensor; sum over each row's classes (dim=-1, keepdim=True).":
+                        x - x.exp().sum().log()}
+        expect_close(got, want, f"Wrong values for {what}: log-softmax is x minus the log of the sum of exp(x) over each row.",
+                     mistakes, what=f"your result for {what}")
+    x = _log_softmax_cases()['a random batch (8, 5)']
+    got = _grad_of(fn, x)
+    if got is None: raise Hint(_NO_GRAPH)
+    upstream = torch.randn(8, 5, generator=torch.Generator().manual_seed(1))
+    expect_close(got, _grad_of(lambda t: torch.log_softmax(t, -1), x), "The values are right but the gradient is not.",
+                 {"The values are right but the gradient is as if the log-sum-exp were a constant: only the maximum may be detached.": upstream},
+                 what='the gradient')
+    return "Matches torch.log_softmax on a random batch, a batch of one, logits of ±1000, a probability of e^-200 and a 3-d batch, gradients included."
+
+# %% ../nbs/05_cross_entropy.ipynb #b3c4d5e6
+def _ce_cases() -> dict:
+    "The inputs of the cross-entropy checks: (logits, target) pairs."
+    g = torch.Generator().manual_seed(0)
+    return {'a random batch (8, 5)': (torch.randn(8, 5, generator=g) * 3, torch.randint(0, 5, (8,), generator=g)),
+            'a batch of one (1, 4)': (torch.randn(1, 4, generator=g), torch.tensor([2])),
+            'logits of 1000': (torch.tensor([[1000., 999., 990.], [-1000., -1000., -998.]]), torch.tensor([2, 0])),
+            'ten classes (16, 10)': (torch.randn(16, 10, generator=g), torch.randint(0, 10, (16,), generator=g))}
+
+def _pick(log_probs, target): return log_probs[torch.arange(len(target)), target]
+
+@exercise
+def check_cross_entropy(fn):
+    "Check a mean cross-entropy from logits and class indices against F.cross_entropy: values and gradients."
+    import torch.nn.functional as F
+    for what, (x, y) in _ce_cases().items():
+        got, want = fn(x.clone(), y.clone()), F.cross_entropy(x, y)
+        if what == 'logits of 1000' and isinstance(got, torch.Tensor) and got.numel() == 1 and not torch.isfinite(got).all():
+            raise Hint("At logits of 1000 your loss is not finite: exp(1000) overflows. Use a stable log-softmax "
+                       "(subtract each row's maximum first).")
+        lp = torch.log_softmax(x, 1)
+        mistakes = {"Your loss treats its input as probabilities and softmaxes the logits a second time: cross-entropy takes raw "
+                    "logits and applies log-softmax itself, once.": F.cross_entropy(torch.softmax(x, 1), y),
+                    "You took the log of the logits themselves; logits are not probabilities: apply log_softmax first.":
+                        -_pick(x, y).log().mean(),
+                    "You picked the right class's logit but never normalised: subtract each row's logsumexp (use log_softmax).":
+                        -_pick(x, y).mean(),
+                    "Average over the batch (the mean, as PyTorch does by default) rather than summing.": F.cross_entropy(x, y, reduction='sum'),
+                    "The loss should be minus the log-probability of the right class: yours has the wrong sign.": -want,
+                    "Pick one log-probability per row, log_probs[torch.arange(N), target]: log_probs[:, target] takes every "
+                    "target's column for every row.": -lp[:, y].mean()}
+        expect_close(got, want, f"Wrong value for {what}: the loss is the mean over rows of -log_softmax(logits)[row, target[row]].",
+                     mistakes, what=f"your loss for {what}")
+    x, y = _ce_cases()['a random batch (8, 5)']
+    got = _grad_of(fn, x, y)
+    if got is None: raise Hint(_NO_GRAPH)
+    expect_close(got, _grad_of(F.cross_entropy, x, y), "The value is right but the gradient is not: did you detach something?",
+                 what='the gradient')
+    return "Matches F.cross_entropy on four batches (one sample, ten classes, logits of ±1000), gradient included."
+
+# %% ../nbs/05_cross_entropy.ipynb #c4d5e6f7
+def _bce_cases() -> dict:
+    "The inputs of the binary cross-entropy check: (logits, targets) pairs."
+    g = torch.Generator().manual_seed(0)
+    return {'random logits and 0/1 targets (6, 3)': (torch.randn(6, 3, generator=g) * 2, (torch.rand(6, 3, generator=g) > 0.5).float()),
+            'soft targets': (torch.randn(10, generator=g), torch.rand(10, generator=g)),
+            'a logit of 40 with target 0': (torch.tensor([40.]), torch.tensor([0.])),
+            'a logit of -1000 with target 1': (torch.tensor([-1000.]), torch.tensor([1.])),
+            'logits of 0 and ±1000': (torch.tensor([0., 0., 1000., -1000., 1000.]), torch.tensor([0., 1., 1., 0., 0.]))}
+
+@exercise
+def check_bce_with_logits(fn):
+    "Check a mean binary cross-entropy from logits against F.binary_cross_entropy_with_logits: values (extremes too) and gradients."
+    import torch.nn.functional as F
+    for what, (x, y) in _bce_cases().items():
+        got, want = fn(x.clone(), y.clone()), F.binary_cross_entropy_with_logits(x, y)
+        if isinstance(got, torch.Tensor) and got.numel() == 1 and not torch.isfinite(got).all() or (what == 'a logit of 40 with target 0'
+                                                                                                   and _close_to(got, 100.)):
+            if what == 'a logit of 40 with target 0':
+                raise Hint("At a logit of 40, sigmoid(40) rounds to exactly 1.0 in float32, so log(1 - sigmoid(x)) breaks. Do not go "
+                           "through the sigmoid: simplify first, BCE = (1 - y) x + log(1 + exp(-x)).")
+            raise Hint(f"For {what} your loss is not finite: log(1 + exp(-x)) overflows for very negative x. Write it as "
+                       "max(-x, 0) + log1p(exp(-|x|)), which never exponentiates a positive number.")
+        sp = torch.log1p(torch.exp(-x.abs())) + (-x).clamp(min=0)
+        mistakes = {"The terms are swapped: a target of 1 should cost log(1 + exp(-x)) and a target of 0, x + log(1 + exp(-x)); "
+                    "the x term carries (1 - y).": (y * x + sp).mean(),
+                    "Average over all elements (the mean) rather than summing.": F.binary_cross_entropy_with_logits(x, y, reduction='sum'),
+                    "The loss should be positive: check the signs.": -want}
+        expect_close(got, want, f"Wrong value for {what}: the loss is the mean of (1 - y) x + log(1 + exp(-x)).", mistakes,
+                     what=f"your loss for {what}")
+    x, y = _bce_cases()['random logits and 0/1 targets (6, 3)']
+    got = _grad_of(fn, x, y)
+    if got is None: raise Hint(_NO_GRAPH)
+    expect_close(got, _grad_of(F.binary_cross_entropy_with_logits, x, y), "The value is right but the gradient is not.", what='the gradient')
+    return "Matches PyTorch's binary_cross_entropy_with_logits for hard and soft targets and logits of 40 and ±1000, gradient included."
+
+def _close_to(got, value:float) -> bool:
+    "Whether `got` is a one-element tensor close to `value`."
+    return isinstance(got, torch.Tensor) and got.numel() == 1 and abs(got.item() - value) < 1e-3
+
+# %% ../nbs/05_cross_entropy.ipynb #d5e6f7a8
+@exercise
+def check_label_smoothing(fn):
+    "Check a label-smoothed mean cross-entropy against F.cross_entropy(..., label_smoothing=eps)."
+    import torch.nn.functional as F
+    cases = [(*_ce_cases()['a random batch (8, 5)'], 0.1), (*_ce_cases()['ten classes (16, 10)'], 0.3),
+             (*_ce_cases()['a batch of one (1, 4)'], 0.1), (*_ce_cases()['logits of 1000'], 0.2), (*_ce_cases()['ten classes (16, 10)'], 0.)]
+    for x, y, eps in cases:
+        what = f"eps={eps}, logits of shape {tuple(x.shape)}" + (' (up to 1000)' if x.abs().max() > 100 else '')
+        got, want = fn(x.clone(), y.clone(), eps), F.cross_entropy(x, y, label_smoothing=eps)
+        lp, n = torch.log_softmax(x, 1), x.shape[1]
+        nll, total = -_pick(lp, y), -lp.sum(1)
+        others = total - nll
+        mistakes = {"Spread eps over all C classes, the right one included (eps/C each, PyTorch's convention): you spread it over "
+                    "the C - 1 others.": ((1 - eps) * nll + eps / (n - 1) * others).mean(),
+                    "The right class keeps 1 - eps of the target: scale the plain loss by (1 - eps).": (nll + eps / n * total).mean(),
+                    "Each class gets eps / C, not eps: divide the smoothing term by the number of classes.": ((1 - eps) * nll + eps * total).mean(),
+                    "Smooth with log-probabilities, not probabilities: the smoothing term is -eps/C times the sum of log_softmax.":
+                        ((1 - eps) * nll - eps / n * torch.softmax(x, 1).sum(1)).mean()}
+        if eps == 0: mistakes = {}
+        expect_close(got, want, f"Wrong value for {what}: the loss is the mean of (1 - eps) * NLL + eps / C * (minus the sum of all log-probabilities).",
+                     mistakes, what=f"your loss for {what}")
+    return "Matches F.cross_entropy with label_smoothing 0, 0.1, 0.2 and 0.3, for five, four, three and ten classes, logits of 1000 included."
+
+# %% ../nbs/05_cross_entropy.ipynb #e6f7a8b9
+def _rare_eight_data(n_eights:int=20):
+    "MNIST split 4,000/1,000 (seed 42) with all but `n_eights` of the training eights removed; the validation set untouched."
+    x, y = mnist_sample()
+    perm = torch.randperm(len(y), generator=torch.Generator().manual_seed(42))
+    valid, train = perm[:1000], perm[1000:]
+    drop = train[y[train] == 8][n_eights:]
+    train = train[~torch.isin(train, drop)]
+    return x[train], y[train], x[valid], y[valid]
+
+@exercise
+def check_rare_eight(fn, min_recall:float=0.6, min_accuracy:float=0.88):
+    "Train with `fn` on MNIST with only 20 eights; passes if its model finds `min_recall` of the validation eights at `min_accuracy` overall."
+    x_train, y_train, x_valid, y_valid = _rare_eight_data()
+    set_seed(0)
+    predict = fn(x_train.clone(), y_train.clone())
+    if not callable(predict):
+        raise Hint(f"Return a function (or a model) that maps images to scores, not a {type(predict).__name__}: for example `return model`.")
+    with torch.no_grad(): scores = predict(x_valid)
+    if not isinstance(scores, torch.Tensor) or scores.shape != (len(y_valid), 10):
+        raise Hint(f"Your function should map the {len(y_valid)} validation images to scores of shape ({len(y_valid)}, 10); "
+                   f"got {tuple(scores.shape) if isinstance(scores, torch.Tensor) else type(scores).__name__}.")
+    preds = scores.argmax(1)
+    acc, recall = (preds == y_valid).float().mean().item(), (preds[y_valid == 8] == 8).float().mean().item()
+    said_eight = (preds == 8).float().mean().item()
+    if acc < min_accuracy:
+        why = (f"It calls {said_eight:.0%} of all images an 8: the eights are now over-weighted; weigh them less."
+               if said_eight > 0.2 else "Train longer, or with a better learning rate, before worrying about the eights.")
+        raise Hint(f"Your model is right on {acc:.1%} of the validation digits; it needs {min_accuracy:.0%}. {why}")
+    if recall < min_recall:
+        raise Hint(f"Your model finds {recall:.1%} of the validation eights; it needs {min_recall:.0%} (its overall accuracy, "
+                   f"{acc:.1%}, is fine). Trained on 20 eights among some 3,600 images, it has learned that an 8 is rare. Give the eights "
+                   "more weight in the loss (cross_entropy's `weight`, e.g. the inverse of each class's share), or subtract the log "
+                   "of each class's share of the training set from the scores before taking the argmax.")
+    return f"Your model finds {recall:.1%} of the validation eights at {acc:.1%} accuracy, from only 20 training eights."

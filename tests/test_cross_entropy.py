@@ -98,10 +98,12 @@ def test_cross_entropy_float64():
     logits, target = torch.randn(6, 4, dtype=torch.float64), torch.tensor([0, 1, 2, 3, 0, 1])
     check_parity(cross_entropy, F.cross_entropy, logits, target, label_smoothing=0.2)
 
-def test_cross_entropy_all_ignored_is_nan_like_torch():
+def test_cross_entropy_all_ignored_refuses_the_mean_where_torch_gives_nan():
     logits, target = torch.randn(3, 4), torch.full((3,), -100)
-    assert torch.isnan(cross_entropy(logits, target)) and torch.isnan(F.cross_entropy(logits, target))
+    assert torch.isnan(F.cross_entropy(logits, target))
+    with pytest.raises(ValueError, match='every target equals ignore_index=-100'): cross_entropy(logits, target)
     assert_close(cross_entropy(logits, target, reduction='sum'), F.cross_entropy(logits, target, reduction='sum'))
+    assert_close(cross_entropy(logits, target, reduction='none'), F.cross_entropy(logits, target, reduction='none'))
 
 @pytest.mark.parametrize('shape', [(6, 4), (2, 3, 5), (4,)])
 @pytest.mark.parametrize('reduction', REDUCTIONS)
@@ -145,7 +147,7 @@ def test_mismatched_batch_sizes_name_the_shapes():
     with pytest.raises(ValueError, match=r'target has shape \(5,\) but logits has shape \(4, 3\).*should have shape \(4,\)'):
         cross_entropy(torch.randn(4, 3), torch.zeros(5, dtype=torch.long))
     with pytest.raises(ValueError, match=r'should have shape \(2, 6\)'):
-        nll_loss(torch.randn(2, 3, 6), torch.zeros(2, 3, dtype=torch.long))
+        nll_loss(torch.randn(2, 3, 6).log_softmax(1), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(ValueError, match=r'target has shape \(4, 3\)'):  # a one-hot target of integers is not class indices
         cross_entropy(torch.randn(4, 3), F.one_hot(torch.tensor([0, 1, 2, 0]), 3))
 
@@ -153,7 +155,7 @@ def test_wrong_dtypes_are_explained():
     with pytest.raises(TypeError, match='integer class indices, got dtype torch.float32; probabilities as targets'):
         cross_entropy(torch.randn(4, 3), torch.tensor([0., 1., 2., 0.]))
     with pytest.raises(TypeError, match='integer class indices, got dtype torch.bool'):
-        nll_loss(torch.randn(2, 3), torch.tensor([True, False]))
+        nll_loss(torch.randn(2, 3).log_softmax(1), torch.tensor([True, False]))
     with pytest.raises(TypeError, match='logits must be a floating-point tensor'):
         cross_entropy(torch.tensor([[1, 2], [3, 4]]), torch.tensor([0, 1]))
     with pytest.raises(TypeError, match='target must be a torch.Tensor'):
@@ -161,8 +163,8 @@ def test_wrong_dtypes_are_explained():
 
 def test_bad_options_are_refused():
     logits, target = torch.randn(4, 3), torch.tensor([0, 1, 2, 0])
-    with pytest.raises(ValueError, match="reduction must be 'mean', 'sum' or 'none', got 'avg'"): cross_entropy(logits, target, reduction='avg')
-    with pytest.raises(ValueError, match='label_smoothing must be a number between 0 and 1'): cross_entropy(logits, target, label_smoothing=1.5)
+    with pytest.raises(ValueError, match=r"reduction: got 'avg', expected one of 'mean', 'sum', 'none'"): cross_entropy(logits, target, reduction='avg')
+    with pytest.raises(ValueError, match=r'label_smoothing: got 1.5, expected a number in \[0, 1\]'): cross_entropy(logits, target, label_smoothing=1.5)
     with pytest.raises(ValueError, match=r'weight must have shape \(3,\)'): cross_entropy(logits, target, weight=torch.ones(4))
     with pytest.raises(ValueError, match='needs a class dimension'): cross_entropy(torch.tensor(1.), torch.tensor(0))
 
@@ -283,8 +285,8 @@ def test_softmax_with_temperature():
     probs, loss = softmax_with_temperature([10., 0., 0., 0.], 0.01, target=1)
     assert np.isfinite(probs).all() and loss == pytest.approx(1000.)
     assert softmax_with_temperature([1., 2., 3.], 1e6)[1] == pytest.approx(math.log(3), abs=1e-4)
-    with pytest.raises(ValueError, match='temperature must be a positive number'): softmax_with_temperature([1., 2.], 0.)
-    with pytest.raises(ValueError, match=r'target must be a class index in 0..1'): softmax_with_temperature([1., 2.], 1., 2)
+    with pytest.raises(ValueError, match='temperature: got 0.0, expected a number > 0'): softmax_with_temperature([1., 2.], 0.)
+    with pytest.raises(ValueError, match=r'target: got 2, expected an integer in \[0, 1\]'): softmax_with_temperature([1., 2.], 1., 2)
 
 def test_softmax_explorer_updates_bars_in_place():
     ex = softmax_explorer()
@@ -313,3 +315,52 @@ def test_import_works_headless(tmp_path):
     out = subprocess.run([sys.executable, '-c', code], cwd=tmp_path, capture_output=True, text=True, env=env)
     assert out.returncode == 0, out.stderr
     assert out.stdout.strip() == 'cross_entropy'
+
+def test_import_is_light_at_module_level():
+    "The module's own top-level imports bring no widget, notebook or plotting stack (plots and the explorer import them when called)."
+    import ast, lessonlib.cross_entropy as ce
+    tree = ast.parse(open(ce.__file__).read())
+    names = [a.name for node in tree.body if isinstance(node, ast.Import) for a in node.names]
+    names += [node.module for node in tree.body if isinstance(node, ast.ImportFrom) and node.module]
+    assert not [n for n in names if n.split('.')[0] in ('ipywidgets', 'IPython', 'matplotlib')], names
+
+# ---------- code shared by the soft-target and smoothing paths, and Interpretation's model mode
+
+def test_class_weights_broadcast_in_one_place():
+    "Soft targets and label smoothing weigh classes through the same helper, on every layout of the class dimension."
+    from lessonlib.cross_entropy import _class_weighted
+    x, w = torch.randn(2, 3, 4), torch.tensor([1., 2., 3.])
+    assert_close(_class_weighted(x, w, 1), x * w.view(1, 3, 1))
+    assert_close(_class_weighted(torch.ones(3), w, 0), w)
+    assert _class_weighted(x, None, 1) is x
+    for shape in [(5, 3), (2, 3, 4), (3,)]:
+        logits, dim = torch.randn(shape), 1 if len(shape) > 1 else 0
+        probs = torch.softmax(torch.randn(shape), dim)
+        target = torch.randint(0, 3, shape[:1] + shape[2:] if len(shape) > 1 else ())
+        for red in REDUCTIONS:
+            assert_close(cross_entropy(logits, probs, weight=w, reduction=red, label_smoothing=0.2),
+                         F.cross_entropy(logits, probs, weight=w, reduction=red, label_smoothing=0.2))
+            assert_close(cross_entropy(logits, target, weight=w, reduction=red, label_smoothing=0.2),
+                         F.cross_entropy(logits, target, weight=w, reduction=red, label_smoothing=0.2))
+
+class _TinyLearner:
+    "Just what Interpretation.from_learner reads: a model and loaders."
+    def __init__(self, model, dl): self.model, self.dls = model, type('DLs', (), {'valid': dl})()
+
+def test_from_learner_restores_the_model_mode():
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Dropout(0.5))
+    dl = [(torch.randn(5, 4), torch.randint(0, 3, (5,))), (torch.randn(2, 4), torch.randint(0, 3, (2,)))]
+    for mode in (True, False):
+        model.train(mode)
+        interp = Interpretation.from_learner(_TinyLearner(model, dl))
+        assert model.training == mode and len(interp.targets) == 7
+    with torch.no_grad(): model.eval(); expected = model(torch.cat([b[0] for b in dl]))
+    assert_close(interp.logits, expected)  # evaluated in eval mode: no dropout
+
+def test_from_learner_restores_the_mode_when_the_model_fails():
+    class Broken(torch.nn.Module):
+        def forward(self, x): raise RuntimeError('boom')
+    model = Broken().train()
+    with pytest.raises(RuntimeError, match='boom'):
+        Interpretation.from_learner(_TinyLearner(model, [(torch.randn(2, 4), torch.tensor([0, 1]))]))
+    assert model.training
