@@ -1,5 +1,12 @@
-"""Optimizers lesson: time of one step() of our Adam/AdamW against torch.optim's, and the momentum explorer's update time."""
-import statistics, sys, time
+"""Optimizers lesson: time of one step() of our Adam/AdamW against torch.optim's, the momentum explorer's update time,
+and the search for each optimizer's best peak learning rate on the lesson's two MNIST nets (`--grid`).
+
+    python benchmarks/bench_optimizers.py            # both parts
+    python benchmarks/bench_optimizers.py --grid     # only the learning-rate search (writes optimizers_lr_grid.csv)
+    python benchmarks/bench_optimizers.py --speed    # only the step() and explorer timings
+"""
+import csv, statistics, sys, time
+from functools import partial
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import matplotlib
@@ -7,9 +14,18 @@ matplotlib.use('Agg')
 import torch
 from torch import nn
 from results import write_section
+import torch.nn.functional as F
 from lessonlib.data import set_seed
 from lessonlib import optimizers
-from lessonlib.optimizers import Adam, AdamW, momentum_explorer
+from lessonlib.optimizers import SGD, RMSProp, Adam, AdamW, deep_net, momentum_explorer
+from lessonlib.sgd import Learner, accuracy, mnist_dls, two_layer_net
+
+GRID_CSV = Path(__file__).with_name('optimizers_lr_grid.csv')
+TUNING_SEEDS = (100, 101)  # the lesson's comparison uses seeds 0, 1, 2: the rates are not tuned on them
+OPT_FUNCS = {'SGD': SGD, 'SGD + momentum': partial(SGD, momentum=0.9), 'RMSProp': RMSProp, 'Adam': Adam}
+NETS = {'two-layer': two_layer_net, 'five-layer': deep_net}
+LR_GRID = {'SGD': [0.1, 0.2, 0.5, 1.0, 2.0], 'SGD + momentum': [0.02, 0.05, 0.1, 0.2, 0.5],
+           'RMSProp': [1e-3, 2e-3, 5e-3, 1e-2, 2e-2], 'Adam': [2e-3, 5e-3, 1e-2, 2e-2, 5e-2]}
 
 def collab_model():
     "The collaborative-filtering model's tensors: user and item factors (50 each) and biases, MovieLens 100k sizes."
@@ -70,6 +86,43 @@ def explorer_times(n=40):
         times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3, max(times) * 1e3
 
+def mnist_accuracy(dls, opt_func, lr_max, make_net, seed, n_epoch=2):
+    "Final valid accuracy of `make_net()` after `n_epoch` epochs of one-cycle at `lr_max` (NaN if it diverged), as in the lesson."
+    set_seed(seed); dls.train.generator.manual_seed(seed)
+    learn = Learner(dls, make_net(), F.cross_entropy, opt_func=opt_func, metrics=[accuracy], silent=True)
+    learn.fit_one_cycle(n_epoch, lr_max)
+    h = learn.recorder.history
+    return h.accuracy.iloc[-1] if len(h) == n_epoch else float('nan')
+
+def lr_grid():
+    "Every optimizer at every rate of its grid on both nets, over the tuning seeds; rows to GRID_CSV, best rates to RESULTS.md."
+    dls, rows = mnist_dls(device='cpu'), []
+    for net, make in NETS.items():
+        for name, opt_func in OPT_FUNCS.items():
+            for lr in LR_GRID[name]:
+                for seed in TUNING_SEEDS:
+                    rows.append(dict(net=net, optimizer=name, lr=lr, seed=seed, accuracy=round(mnist_accuracy(dls, opt_func, lr, make, seed), 4)))
+                    print(rows[-1], flush=True)
+    with open(GRID_CSV, 'w', newline='') as f:
+        writer = csv.DictWriter(f, fieldnames=list(rows[0])); writer.writeheader(); writer.writerows(rows)
+    lines = []
+    for net in NETS:
+        for name in OPT_FUNCS:
+            means = {lr: statistics.mean(r['accuracy'] for r in rows if (r['net'], r['optimizer'], r['lr']) == (net, name, lr))
+                     for lr in LR_GRID[name]}
+            best = max(means, key=lambda lr: -1 if means[lr] != means[lr] else means[lr])
+            lines.append(f"| {net} | {name} | " + ' · '.join(f"{lr:g}: {a:.3f}" for lr, a in means.items()) + f" | **{best:g}** |")
+    write_section('optimizers_lr_grid', f"""## Optimizers lesson: each optimizer's best peak learning rate (issue 14)
+
+Two epochs of one-cycle on the bundled MNIST sample (4,000 train, 1,000 valid images, batches of 64), for the two-layer net
+(784-128-10) and `deep_net()` (five Linear layers, width 64, PyTorch's default initialisation); mean valid accuracy over
+the tuning seeds {', '.join(map(str, TUNING_SEEDS))} for each rate of each optimizer's grid. The lesson compares the optimizers at
+these best rates over its own seeds 0, 1 and 2. Rows in `benchmarks/{GRID_CSV.name}`; rerun with `--grid`.
+
+| net | optimizer | peak learning rate: mean accuracy | best |
+|---|---|---|---|
+""" + '\n'.join(lines))
+
 def main():
     rows, ratios = [], {}
     for model_name, make in (('collaborative filtering (944×50 + 1683×50 embeddings, biases; 4 tensors, 132k params)', collab_model),
@@ -120,4 +173,5 @@ widget shows: **median {median_ms:.1f} ms**, worst {worst_ms:.1f} ms (target: we
                            f"foreach path {worst_fe:.2f}×, compiled path {worst_c:.2f}× of torch fused; explorer update {median_ms:.0f} ms", lesson='optimizers')
 
 if __name__ == '__main__':
-    main()
+    if '--grid' not in sys.argv[1:]: main()
+    if '--speed' not in sys.argv[1:]: lr_grid()
