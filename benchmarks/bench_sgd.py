@@ -14,7 +14,7 @@ from lessonlib.sgd import CosineWarmup, Learner, LogisticRegression, accuracy, l
 def train(model, n_epoch, lr, cbs=(), **opt_kwargs):
     "Train on the seeded 4,000/1,000 MNIST split; return final valid accuracy and seconds."
     learn = Learner(mnist_dls(device='cpu'), model, F.cross_entropy, opt_func=partial(torch.optim.SGD, **opt_kwargs),
-                    lr=lr, metrics=[accuracy], cbs=list(cbs), progress=False)
+                    lr=lr, metrics=[accuracy], cbs=list(cbs), silent=True)
     start = time.perf_counter(); learn.fit(n_epoch)
     return learn.recorder.history.accuracy.iloc[-1], time.perf_counter() - start
 
