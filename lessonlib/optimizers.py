@@ -509,7 +509,7 @@ class MomentumExplorer(Explorer):
         import matplotlib.pyplot as plt
         from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
         self.fig, (self.ax_path, self.ax_loss, self.ax_map) = plt.subplots(
-            1, 3, figsize=(13, 3.8), gridspec_kw={'width_ratios': [1.6, 1, 1.25]})
+            1, 3, figsize=(13, 3.8), gridspec_kw={'width_ratios': [2.2, 1, 1.25]})
         plt.close(self.fig)  # shown through the image widget only
         self.contours, self.maps, self.stars = {}, {}, {}
         self.map_lrs, self.map_moms = np.geomspace(1e-4, 10, 160), np.linspace(0, 0.99, 80)
