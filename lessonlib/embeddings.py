@@ -16,7 +16,7 @@ import torch.nn.functional as F
 
 from .data import (DataLoaders, movielens_100k, split_indices, bad_type, bad_value, check_number, check_tensor,
                             check_type, did_you_mean, Hint, Question, Quiz, exercise, expect_close)
-from .sgd import Callback, Learner, ProgressCallback, mse
+from .sgd import Callback, Learner, mse
 
 # %% auto #0
 __all__ = ['LookupWeightDecay', 'one_hot', 'Embedding', 'ratings_dls', 'movielens_dls', 'collab_learner', 'sigmoid_range',
@@ -91,9 +91,7 @@ def collab_learner(model:nn.Module,  # e.g. `DotProductBias(943, 1682, 50)`
     fused = dls.device.type in ('cpu', 'cuda')
     opt_func = partial(torch.optim.AdamW, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5, fused=fused)
     cbs = ([LookupL2(lookup_l2)] if lookup_l2 else []) + list(cbs or [])
-    learn = Learner(dls, model, mse, opt_func=opt_func, cbs=cbs, progress=progress)
-    if not progress: learn.remove_cbs([cb for cb in learn.cbs if isinstance(cb, ProgressCallback)])  # no table of epochs either
-    return learn
+    return Learner(dls, model, mse, opt_func=opt_func, cbs=cbs, progress=progress, silent=not progress)
 
 # %% ../nbs/02_embeddings.ipynb #39f47767
 def sigmoid_range(x:torch.Tensor, lo:float, hi:float):
