@@ -1,5 +1,8 @@
 """Tests of lessonlib.fine_tuning: pretrained weights, freezing, parameter groups, BatchNorm, mixed precision, image_folder."""
+import functools
+
 import numpy as np
+import pandas as pd
 import PIL.Image
 import pytest
 import skimage.data
@@ -10,9 +13,11 @@ from torch import nn
 from lessonlib.data import DataLoaders
 from lessonlib.optimizers import AdamW
 from lessonlib.sgd import Callback, Learner, accuracy
-from lessonlib.fine_tuning import (BatchNormEval, EfficientNetBody, MixedPrecision, efficientnet_lite0, fine_tune, freeze,
-                                   image_folder, image_to_tensor, imagenet_classes, lite0_weights_path, mnist_few_shot,
-                                   n_trainable, predict_imagenet, random_affine, transfer_model, transfer_splitter, unfreeze)
+from lessonlib.fine_tuning import (BatchNormEval, EfficientNetBody, MixedPrecision, RandomAffine, Recipe, ValidEvery,
+                                   compare_methods, create_head, efficientnet_lite0, fine_tune, freeze, image_folder,
+                                   image_to_tensor, imagenet_classes, lite0_weights_path, lr_sweep, mnist_few_shot, n_trainable,
+                                   partial_adamw, predict_imagenet, random_affine, seconds_table, steepest_lr, timer,
+                                   torch_threads, train_transfer, transfer_model, transfer_splitter, unfreeze)
 
 torch.set_num_threads(1)
 
@@ -70,6 +75,21 @@ def test_transfer_model_shapes(model):
     assert model(torch.randn(3, 3, 64, 64)).shape == (3, 10)
     with pytest.raises(ValueError, match='n_out'): transfer_model(0)
 
+def test_heads():
+    "The default head has two weight matrices with a ReLU between them; hidden=None gives one linear layer."
+    two, one = create_head(1280, 10), create_head(1280, 10, hidden=None)
+    assert [tuple(p.shape) for p in two.parameters() if p.dim() == 2] == [(512, 1280), (10, 512)]
+    assert any(isinstance(m, nn.ReLU) for m in two)
+    assert [tuple(p.shape) for p in one.parameters() if p.dim() == 2] == [(10, 1280)]
+    assert one.eval()(torch.randn(2, 1280, 3, 3)).shape == two.eval()(torch.randn(2, 1280, 1, 1)).shape == (2, 10)
+
+def test_bn_momentum_only_from_scratch():
+    "The pretrained body keeps the network's own momentum (BatchNormEval never updates it); from scratch gets 0.1."
+    momenta = lambda m: {b.momentum for b in m[0].modules() if isinstance(b, nn.BatchNorm2d)}
+    assert {round(m, 6) for m in momenta(transfer_model(10))} == {0.01}  # 1 - 0.99 in the package
+    assert momenta(transfer_model(10, pretrained=False)) == {0.1}
+    assert momenta(transfer_model(10, bn_momentum=0.2)) == {0.2}
+
 # --- freezing and parameter groups ---------------------------------------------------------------------------------
 
 @pytest.mark.parametrize('opt_cls', [torch.optim.AdamW, AdamW])
@@ -103,7 +123,7 @@ def test_splitter_covers_every_parameter_once(model):
 def test_slice_gives_geometric_rates_per_group(model):
     x, y = torch.randn(8, 3, 64, 64), torch.randint(0, 10, (8,))
     learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=4, device='cpu'), model, F.cross_entropy,
-                    opt_func=AdamW, splitter=transfer_splitter, progress=False)
+                    opt_func=AdamW, splitter=transfer_splitter, silent=True)
     learn.set_lr(slice(1e-6, 1e-2))
     torch.testing.assert_close(torch.tensor([g['lr'] for g in learn.opt.param_groups]), torch.tensor([1e-6, 1e-4, 1e-2]))
     learn.set_lr(slice(3e-3))  # no start: every group but the head at a third of it
@@ -124,7 +144,7 @@ def test_fine_tune_freezes_then_unfreezes():
     model = nn.Sequential(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU()), nn.Linear(16, 3))
     snap = Snapshot()
     learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=16, device='cpu'), model, F.cross_entropy,
-                    opt_func=AdamW, splitter=tiny_split, metrics=[accuracy], cbs=[snap], progress=False)
+                    opt_func=AdamW, splitter=tiny_split, metrics=[accuracy], cbs=[snap], silent=True)
     hist = fine_tune(learn, 2, 1e-2, freeze_epochs=1)
     assert list(hist.phase) == ['frozen', 'unfrozen', 'unfrozen'] and list(hist.epoch) == [0, 1, 2]
     frozen_start, unfrozen_start = snap.bodies
@@ -134,6 +154,55 @@ def test_fine_tune_freezes_then_unfreezes():
     assert len(learn.fine_tune_losses) == 3 * 4
     with pytest.raises(ValueError, match='epochs'): fine_tune(learn, 0)
 
+def tiny_learner(seed=0):
+    torch.manual_seed(seed)
+    x, y = torch.randn(64, 8), torch.randint(0, 3, (64,))
+    model = nn.Sequential(nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.ReLU()), nn.Linear(16, 3))
+    return Learner(DataLoaders.from_tensors((x, y), (x, y), bs=16, device='cpu', seed=0), model, F.cross_entropy,
+                   opt_func=AdamW, splitter=tiny_split, metrics=[accuracy], silent=True)
+
+def test_fine_tune_method_is_the_function():
+    "learn.fine_tune(...) (patched onto Learner) gives exactly the function's result."
+    a, b = tiny_learner(), tiny_learner()
+    ha, hb = fine_tune(a, 2, 1e-2, lr_mult=10), b.fine_tune(2, 1e-2, lr_mult=10)
+    pd.testing.assert_frame_equal(ha.drop(columns='time', errors='ignore'), hb.drop(columns='time', errors='ignore'))
+    for p, q in zip(a.model.parameters(), b.model.parameters()): assert torch.equal(p, q)
+
+def test_fine_tune_rates():
+    "Frozen phase at slice(base_lr); unfrozen phase peaks at slice(base_lr / 2 / lr_mult, base_lr / 2) across the groups."
+    learn = tiny_learner()
+    class Peaks(Callback):
+        def before_fit(self): self.peaks = [0.] * len(self.learn.opt.param_groups)
+        def after_step(self): self.peaks = [max(a, g['lr']) for a, g in zip(self.peaks, self.learn.opt.param_groups)]
+    peaks = Peaks()
+    learn.fine_tune(2, 4e-3, freeze_epochs=1, lr_mult=100, cbs=[peaks])
+    torch.testing.assert_close(torch.tensor(peaks.peaks), torch.tensor([2e-5, 2e-3]), rtol=0.05, atol=0)  # the unfrozen phase
+
+def test_valid_every_counts_per_instance():
+    a, b = ValidEvery(2), ValidEvery(3)
+    a.seconds += 1.
+    assert b.seconds == 0. and a.every == 2 and b.every == 3
+
+def test_partial_adamw_is_a_partial():
+    f = partial_adamw(0.1)
+    assert isinstance(f, functools.partial) and f.func is AdamW and f.keywords == {'weight_decay': 0.1, 'foreach': True}
+    opt = f([nn.Parameter(torch.ones(2))], lr=1e-3)
+    assert opt.param_groups[0]['weight_decay'] == 0.1
+
+def test_timer_and_threads():
+    before = torch.get_num_threads()
+    with timer() as t, torch_threads(1):
+        assert torch.get_num_threads() == 1
+        sum(range(1000))
+    assert torch.get_num_threads() == before and t['seconds'] >= 0 and t['cpu'] >= 0
+
+def test_steepest_lr_finds_the_fall_not_the_noise():
+    "A flat noisy start, a fall centred near 1e-2, then a rise: the suggestion is in the fall, not in the noise."
+    rng = np.random.default_rng(0)
+    lrs = np.geomspace(1e-6, 1, 100)
+    losses = 2.3 - 1.5 / (1 + np.exp(-(np.log10(lrs) + 2) * 3)) + 4 * (lrs > 0.3) * (lrs - 0.3) + rng.normal(0, 0.05, 100)
+    assert 2e-3 < steepest_lr(lrs, losses) < 5e-2
+
 def test_batchnorm_eval_keeps_statistics():
     torch.manual_seed(0)
     x, y = torch.randn(32, 8) * 5 + 3, torch.randint(0, 3, (32,))
@@ -141,7 +210,7 @@ def test_batchnorm_eval_keeps_statistics():
     bn = model[0][1]
     mean, var = bn.running_mean.clone(), bn.running_var.clone()
     learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=8, device='cpu'), model, F.cross_entropy,
-                    opt_func=AdamW, cbs=[BatchNormEval()], progress=False)
+                    opt_func=AdamW, cbs=[BatchNormEval()], silent=True)
     learn.fit(2, lr=1e-2)
     assert torch.equal(bn.running_mean, mean) and torch.equal(bn.running_var, var)
     learn.remove_cbs([learn.batch_norm_eval]); learn.fit(1, lr=1e-2)
@@ -154,17 +223,35 @@ def mp_learner(mp, cbs=()):
     x, y = torch.randn(32, 8), torch.randint(0, 3, (32,))
     model = nn.Sequential(nn.Linear(8, 16), nn.ReLU(), nn.Linear(16, 3))
     return Learner(DataLoaders.from_tensors((x, y), (x, y), bs=8, device='cpu', seed=0), model, F.cross_entropy,
-                   opt_func=torch.optim.SGD, cbs=[mp, *cbs], progress=False)
+                   opt_func=torch.optim.SGD, cbs=[mp, *cbs], silent=True)
 
 class Peek(Callback):
     def after_loss(self): self.dtypes = (self.learn.pred.dtype, self.learn.loss.dtype)
 
+class PeekRaw(Callback):
+    order = -10  # before MixedPrecision's after_pred
+    def after_pred(self): self.raw = self.learn.pred.dtype
+
 def test_mixed_precision_bfloat16_on_cpu():
-    mp, peek = MixedPrecision(), Peek()
-    learn = mp_learner(mp, [peek]); learn.fit(1, lr=0.1)
-    assert peek.dtypes == (torch.bfloat16, torch.float32) and mp.dtype == torch.bfloat16 and not mp.scaling
-    assert not torch.is_autocast_enabled('cpu')  # the region is closed after every batch
+    mp, peek, raw = MixedPrecision(), Peek(), PeekRaw()
+    learn = mp_learner(mp, [peek, raw]); learn.fit(1, lr=0.1)
+    assert raw.raw == torch.bfloat16 and peek.dtypes == (torch.float32, torch.float32)
+    assert mp.dtype == torch.bfloat16 and not mp.scaling
+    assert not torch.is_autocast_enabled('cpu') and 'forward' not in vars(learn.model)  # plain again after the fit
     with pytest.raises(ValueError, match='dtype'): MixedPrecision(dtype=torch.float64)
+
+class Boom(nn.Module):
+    def __init__(self): super().__init__(); self.lin = nn.Linear(8, 3)
+    def forward(self, x): raise ValueError('boom')
+
+def test_mixed_precision_leaves_autocast_off_when_forward_raises():
+    "The autocast region is a with-block around each forward pass: an exception inside closes it."
+    torch.manual_seed(0)
+    x, y = torch.randn(8, 8), torch.randint(0, 3, (8,))
+    learn = Learner(DataLoaders.from_tensors((x, y), (x, y), bs=4, device='cpu'), Boom(), F.cross_entropy,
+                    opt_func=torch.optim.SGD, cbs=[MixedPrecision()], silent=True)
+    with pytest.raises(ValueError, match='boom'): learn.fit(1, lr=0.1)
+    assert not torch.is_autocast_enabled('cpu')
 
 def test_loss_scaling_gives_the_unscaled_step():
     plain = mp_learner(MixedPrecision(loss_scale=False)); plain.fit(1, lr=0.1)
@@ -231,8 +318,11 @@ def test_image_folder_errors(tmp_path):
 def test_mnist_few_shot():
     (x, y), (xv, yv) = mnist_few_shot(5)
     assert x.shape == (50, 3, 64, 64) and torch.bincount(y).tolist() == [5] * 10
-    assert xv.shape == (1000, 3, 64, 64) and torch.bincount(yv).tolist() == [100] * 10
-    assert torch.equal(mnist_few_shot(20)[1][0], xv)  # the held-out set does not depend on the budget
+    assert xv.shape == (500, 3, 64, 64) and torch.bincount(yv).tolist() == [50] * 10
+    assert torch.equal(mnist_few_shot(20, seed=3)[1][0], xv)  # the held-out set depends on neither budget nor seed
+    assert torch.equal(mnist_few_shot(5)[0][0], x) and not torch.equal(mnist_few_shot(5, seed=1)[0][0], x)
+    x1, _ = mnist_few_shot(5, seed=1)[0]
+    assert not any(torch.equal(a, b) for a in x1 for b in xv[::7])  # training draws never touch the held-out set
     assert x.min() >= -1 and x.max() <= 1
     with pytest.raises(ValueError, match='per_class'): mnist_few_shot(0)
 
@@ -242,3 +332,25 @@ def test_random_affine_identity_and_background():
     torch.testing.assert_close(random_affine(x, 0., 0., 0.), x, atol=1e-5, rtol=0)
     out = random_affine(x, 30., 0.2, 0.2, torch.Generator().manual_seed(0))
     assert out.shape == x.shape and out.min() >= -1 - 1e-5 and out[..., 0, 0].allclose(torch.tensor(-1.))
+
+# --- the comparison machinery ---------------------------------------------------------------------------------------
+
+def test_compare_methods_over_seeds_is_reproducible():
+    "A seed fixes a whole run: the same seed gives the same accuracy, and the table has mean and std over seeds."
+    tiny = Recipe(epochs=1, freeze_epochs=1, bs=32)
+    with torch_threads(1):
+        table, runs = compare_methods(5, {'cnn': {'method': 'small CNN'}}, seeds=(0, 1), recipe=tiny)
+        again = train_transfer('small CNN', *mnist_few_shot(5, seed=1), tiny, seed=1)
+    assert list(table.columns) == ['seed 0', 'seed 1', 'mean', 'std']
+    assert table.loc['cnn', 'seed 1'] == again.accuracy
+    assert runs['cnn', 0].learn is not None and runs['cnn', 1].learn is None  # one learner kept per variant
+    assert list(seconds_table(runs).index) == ['cnn']
+
+def test_lr_sweep_restores_the_learner():
+    learn = tiny_learner()
+    before = [p.detach().clone() for p in learn.model.parameters()]
+    sweep, steep = lr_sweep(learn, num_it=30, end_lr=1.)
+    assert list(sweep.columns) == ['lr', 'loss', 'smoothed'] and 13 <= len(sweep) <= 30
+    assert sweep.lr.iloc[0] < steep < sweep.lr.iloc[-1]
+    assert all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters()))
+    assert not any(type(cb).__name__ == 'LossLog' for cb in learn.cbs)
