@@ -14,7 +14,7 @@ import torch
 from torch import nn
 import torch.nn.functional as F
 
-from .data import (DataLoaders, movielens_100k, split_indices, bad_type, bad_value, check_number, check_tensor,
+from .data import (title_and_year, DataLoaders, movielens_100k, split_indices, bad_type, bad_value, check_number, check_tensor,
                             check_type, did_you_mean, Hint, Question, Quiz, exercise, expect_close)
 from .sgd import Callback, Learner, mse
 
@@ -204,11 +204,6 @@ def nearest_items(factors:torch.Tensor,  # (n, d) factor vectors, one per row
 # %% ../nbs/02_embeddings.ipynb #0d28dde3
 _COLUMN_NAMES = {'userId': 'user', 'movieId': 'item', 'itemId': 'item', 'user_id': 'user', 'item_id': 'item', 'movie_id': 'item'}
 
-def _split_year(title:str):
-    "Split 'Title (1995)' into the title and the year, or keep the title and a missing year."
-    m = re.fullmatch(r'(.*?)\s*\((\d{4})\)\s*', title)
-    return (m.group(1), int(m.group(2))) if m else (title.strip(), pd.NA)
-
 def read_ratings(path) -> tuple:  # a folder with ratings.csv (and optionally movies.csv), or one ratings CSV file
     "Ratings (user, item, rating, timestamp) and movies (item, title, year, genres) from MovieLens-style CSV files."
     path = Path(path).expanduser()
@@ -222,7 +217,7 @@ def read_ratings(path) -> tuple:  # a folder with ratings.csv (and optionally mo
     movies_file = folder/'movies.csv'
     if path.is_dir() and movies_file.exists():
         raw = pd.read_csv(movies_file).rename(columns=_COLUMN_NAMES)
-        titles, years = zip(*raw.title.astype(str).map(_split_year)) if len(raw) else ((), ())
+        titles, years = zip(*raw.title.astype(str).map(title_and_year)) if len(raw) else ((), ())
         movies = pd.DataFrame({'item': raw['item'].astype('int64'), 'title': list(titles),
                                'year': pd.Series(years, dtype='Int64'), 'genres': raw.get('genres', pd.Series([''] * len(raw)))})
     else:
