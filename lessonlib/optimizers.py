@@ -908,7 +908,7 @@ def optimizers_quiz() -> Quiz:
                  options=['the learning rate, whatever the size of its gradient', 'the learning rate times its gradient',
                           'a tenth of the learning rate', 'nothing, since the averages start at zero'],
                  why={'the learning rate times its gradient': 'That is plain SGD; Adam divides by the root of the squared average.',
-                      'a tenth of the learning rate': 'That is what it would be without bias correction: m = 0.1 g, while sqrt(v) = 0.03 |g|... the correction undoes both.',
+                      'a tenth of the learning rate': 'That is the step with exp_avg left uncorrected: it starts at (1 - 0.9) g = 0.1 g, and its correction divides by 0.1.',
                       'nothing, since the averages start at zero': 'They do start at zero, but the first update already moves them, and the bias correction scales them back up.'},
                  explain='Both corrected averages equal the first gradient and its square, so the step is lr * g / |g|.'),
         Question("With Adam and L2 regularisation (`torch.optim.Adam(weight_decay=...)`), which weights are decayed the least?",
@@ -1022,8 +1022,9 @@ _ADAMW_HINTS = {
     'l2': "That is Adam with L2: weight_decay * p went into the gradient. AdamW leaves the gradient alone and shrinks p itself by (1 - lr * weight_decay).",
     'no lr in decay': "The decay shrinks p by (1 - lr * weight_decay): the learning rate scales it too.",
     'decay after': "Shrink p before the Adam step, as torch does (p.mul_(1 - lr * weight_decay) first, then the update).",
-    'no bias correction': "Without bias correction the first steps come out too small (the averages start at zero): divide exp_avg by "
-                          "1 - beta1**step and exp_avg_sq by 1 - beta2**step.",
+    'no bias correction': "The averages start at zero, so the first ones are too small: without bias correction the first steps are off "
+                          "(about 3 times too large with the default betas). Divide exp_avg by 1 - beta1**step and exp_avg_sq by "
+                          "1 - beta2**step.",
     'first moment only': "exp_avg_sq needs its bias correction too: divide it by 1 - beta2**step before the square root.",
     'swapped ewma': "An EWMA keeps beta of the old average and adds (1 - beta) of the new value: exp_avg * beta1 + grad * (1 - beta1).",
     'eps inside': "eps goes outside the square root: sqrt(v_hat) + eps (inside, it swamps tiny gradients).",

@@ -120,7 +120,7 @@ def adamw_variant(decay='before', correct=True, eps_inside=False, l2=False, deca
     return step
 
 ADAMW_WRONG = [(adamw_variant(l2=True), 'That is Adam with L2'), (adamw_variant(decay='after'), 'before the Adam step'),
-               (adamw_variant(correct=False), 'Without bias correction'), (adamw_variant(eps_inside=True), 'eps goes outside'),
+               (adamw_variant(correct=False), 'without bias correction the first steps are off'), (adamw_variant(eps_inside=True), 'eps goes outside'),
                (adamw_variant(decay_uses_lr=False), 'the learning rate scales it too')]
 
 @pytest.mark.parametrize('fn,hint', ADAMW_WRONG, ids=['l2', 'decay-after', 'no-bias-correction', 'eps-inside', 'decay-without-lr'])
