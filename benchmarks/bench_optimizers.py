@@ -96,6 +96,7 @@ def mnist_accuracy(dls, opt_func, lr_max, make_net, seed, n_epoch=2):
 
 def lr_grid():
     "Every optimizer at every rate of its grid on both nets, over the tuning seeds; rows to GRID_CSV, best rates to RESULTS.md."
+    torch.set_num_threads(1)  # as the lesson runs them: these nets are small, and one thread is faster
     dls, rows = mnist_dls(device='cpu'), []
     for net, make in NETS.items():
         for name, opt_func in OPT_FUNCS.items():
@@ -117,7 +118,7 @@ def lr_grid():
 Two epochs of one-cycle on the bundled MNIST sample (4,000 train, 1,000 valid images, batches of 64), for the two-layer net
 (784-128-10) and `deep_net()` (five Linear layers, width 64, PyTorch's default initialisation); mean valid accuracy over
 the tuning seeds {', '.join(map(str, TUNING_SEEDS))} for each rate of each optimizer's grid. The lesson compares the optimizers at
-these best rates over its own seeds 0, 1 and 2. Rows in `benchmarks/{GRID_CSV.name}`; rerun with `--grid`.
+these best rates over its own seeds 0, 1 and 2 (one torch thread, as the lesson). Rows in `benchmarks/{GRID_CSV.name}`; rerun with `--grid`.
 
 | net | optimizer | peak learning rate: mean accuracy | best |
 |---|---|---|---|
