@@ -449,7 +449,7 @@ def _check_cbs(name:str, cbs) -> list:
     cbs = check_list(name, cbs, expected_item='callbacks')
     for i, cb in enumerate(cbs):
         if isinstance(cb, type): raise bad_type(f'{name}[{i}]', cb, 'a callback instance', f"Create it: {cb.__name__}(...).")
-        if not isinstance(cb, Callback): raise bad_type(f'{name}[{i}]', cb, 'a Callback (an instance of a subclass of lessonlib.sgd.Callback)')
+        if not hasattr(cb, 'order'): raise bad_type(f'{name}[{i}]', cb, 'a Callback (an instance of a subclass of lessonlib.sgd.Callback)')
     return cbs
 
 def _check_lr(lr):
@@ -723,8 +723,9 @@ def _note_clamps(explorer, control):
     control._register_validator(validate, ['value'])
 
 def _strip_tags(html:str) -> str:
+    "The text of a label's HTML: line breaks become spaces, other tags go."
     import re
-    return re.sub(r'<[^>]+>', '', html)
+    return ' '.join(re.sub(r'<[^>]+>', '', re.sub(r'<(br|/p|/div|/li)\b[^>]*>', ' ', html)).split())
 
 def _smaller_png(png:bytes) -> bytes:
     "The same picture, compressed harder (for the static copy kept in a notebook file)."
