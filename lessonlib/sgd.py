@@ -32,12 +32,6 @@ def mse(pred, target):
     if target.numel() == 0 or pred.numel() != target.numel(): raise _bad_pair('mse', pred, target)
     return ((pred.view_as(target) - target) ** 2).mean()
 
-def _bad_pair(name:str, pred, target) -> ValueError:
-    "The error for predictions and targets that do not pair up one to one."
-    if target.numel() == 0: return bad_value('target', target, f'a non-empty batch: {name} of nothing is NaN')
-    return bad_value('pred', pred, f"one prediction per target (targets of shape {tuple(target.shape)})",
-                     "For a model with one output per sample, its (n, 1) output pairs with (n,) targets.")
-
 # %% ../nbs/01_sgd.ipynb #b931ef57
 BOWL_MIN = 2.0
 
@@ -123,15 +117,6 @@ def metric_name(metric) -> str:
     "The column name of a metric: its function name, also through `functools.partial`."
     inner = getattr(metric, 'func', metric)
     return getattr(metric, '__name__', None) or getattr(inner, '__name__', type(inner).__name__)
-
-def _check_scores_and_classes(name:str, pred, target):
-    "Refuse what would give a silently wrong accuracy: no class dimension, targets that are not class indices, rows that do not pair up."
-    if pred.ndim < 2 or tuple(pred.shape[:-1]) != tuple(target.shape):
-        raise bad_value('pred', pred, f"one row of class scores per target ({tuple(target.shape)} targets, so {tuple(target.shape) + ('n_classes',)})",
-                        f"{name} compares the highest score's position with a class index.")
-    if target.is_floating_point() or target.dtype == torch.bool:
-        raise bad_type('target', target, 'class indices (an integer tensor)', 'Convert one-hot rows with target.argmax(-1), or labels with target.long().')
-    if target.numel() == 0: raise bad_value('target', target, f'a non-empty batch: {name} of nothing is NaN')
 
 # %% ../nbs/01_sgd.ipynb #c292ebb3
 class Recorder(Callback):
@@ -222,34 +207,6 @@ class ProgressCallback(Callback):
         if self.pbar: self.pbar.write(line)
         else: print(line, flush=True)
 
-# %% ../nbs/01_sgd.ipynb #3ac1d39f
-class _Bar:
-    "A tqdm bar over a whole fit; in a notebook its widget is replaced by one line of text when the fit ends."
-    def __init__(self, tqdm, total:int, notebook:bool):
-        self.notebook, self.start = notebook, time.perf_counter()
-        self.tqdm = tqdm(total=total, leave=False, dynamic_ncols=True, **({'display': False} if notebook else {}))
-        if notebook:
-            from IPython.display import display
-            self.handle = display(self.tqdm.container, display_id=True)
-
-    def describe(self, text): self.tqdm.set_description(text, refresh=False)
-    def update(self): self.tqdm.update()
-    def write(self, line): self.tqdm.write(line)
-
-    def close(self):
-        done, total = self.tqdm.n, self.tqdm.total
-        self.tqdm.close()
-        if self.notebook:
-            self.handle.update({'text/plain': f"{done} of {total} batches in {time.perf_counter() - self.start:.1f}s"}, raw=True)
-
-def _progress_bar(total:int):
-    "A bar where one can be watched: a widget in a notebook, text in a terminal; None in a log or a pipe, or without tqdm."
-    try: import tqdm.auto as auto  # picks the notebook bar inside Jupyter, the text bar elsewhere
-    except ImportError: return None
-    notebook = auto.notebook_tqdm is not auto.std_tqdm
-    if not notebook and not sys.stderr.isatty(): return None
-    return _Bar(auto.notebook_tqdm if notebook else auto.std_tqdm, total, notebook)
-
 # %% ../nbs/01_sgd.ipynb #79f2d7c9
 def lrs_for_groups(lr, n_groups:int) -> list:
     "One learning rate per parameter group, from a number, a list of numbers or a slice."
@@ -263,16 +220,6 @@ def lrs_for_groups(lr, n_groups:int) -> list:
             raise bad_value('lr', lr, f"one learning rate per parameter group", f"Got {len(lr)} learning rates for {n_groups} parameter groups.")
         return [float(check_number(f'lr[{i}]', v, low=0)) for i, v in enumerate(lr)]
     return [float(check_number('lr', lr, low=0, fix='Give a number, a list of numbers (one per parameter group) or a slice.'))] * n_groups
-
-def _check_lr_slice(lr:slice) -> tuple:
-    "The (start, stop) of a learning-rate slice, refusing the slices that would silently train wrongly."
-    fix = "Use slice(hi) or slice(lo, hi) with 0 < lo <= hi, e.g. slice(1e-5, 1e-3)."
-    if lr.step is not None: raise bad_value('lr', lr, 'a slice without a step', fix)
-    hi = check_number('lr.stop', lr.stop, low=0, low_open=True, fix=fix)
-    if lr.start is None: return None, hi
-    lo = check_number('lr.start', lr.start, low=0, low_open=True, fix=fix + ' A start of 0 gives the first group nothing to learn with.')
-    if lo > hi: raise bad_value('lr', lr, 'a start no larger than the stop (the first groups learn slowest)', fix)
-    return lo, hi
 
 # %% ../nbs/01_sgd.ipynb #e05ebcbb
 def _suggest_keywords(f):
@@ -331,19 +278,6 @@ def _snake(name:str) -> str:
     "CamelCase class name to snake_case, minus a trailing 'Callback'."
     name = name[:-len('Callback')] if name.endswith('Callback') and name != 'Callback' else name
     return ''.join('_' + c.lower() if c.isupper() and i else c.lower() for i, c in enumerate(name))
-
-_LATER = {'fit_one_cycle': ('04', 'lessonlib.optimizers'), 'lr_find': ('04', 'lessonlib.optimizers'),
-          'fine_tune': ('06', 'lessonlib.fine_tuning')}
-
-def _no_attribute(learn, name:str) -> str:
-    "The message for a missing attribute: where a later lesson's method comes from, or the closest name."
-    if name in _LATER:
-        lesson, module = _LATER[name]
-        return (f"Learner has no method {name!r} yet: lesson {lesson} adds it. Run `import {module}` first "
-                f"(or call the function: `from {module} import {name}`).")
-    names = [n for n in dir(type(learn)) + list(learn.__dict__) if not n.startswith('_')]
-    names += [_snake(type(cb).__name__) for cb in learn.__dict__.get('cbs', [])]
-    return f"Learner has no attribute {name!r}.{did_you_mean(name, names)}"
 
 # %% ../nbs/01_sgd.ipynb #42196b5b
 @patch
@@ -426,7 +360,6 @@ def _run_batch(self:Learner, batch):
     if self.training: self.opt.zero_grad()
     self('after_batch')
 
-# %% ../nbs/01_sgd.ipynb #1a17fc97
 def _device_of(dls, model) -> torch.device:
     "Where training runs: the loaders' device, else the model's, else the CPU."
     device = getattr(dls, 'device', None)
@@ -436,64 +369,6 @@ def _device_of(dls, model) -> torch.device:
 def _to(t, device):
     "`t` on `device` (tensors only, and only if it is elsewhere)."
     return t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) and t.device != device else t
-
-def _check_dls(dls):
-    "DataLoaders, or anything with `train` and `valid` loaders; a clear error for a pair or a single loader."
-    if hasattr(dls, 'train') and hasattr(dls, 'valid'): return
-    fix = "Make them with DataLoaders.from_tensors(...) or mnist_dls(), or wrap two loaders: DataLoaders(train_dl, valid_dl)."
-    if isinstance(dls, torch.utils.data.DataLoader): fix = "A torch DataLoader is a single loader. " + fix
-    raise bad_type('dls', dls, 'DataLoaders: a training loader and a validation loader (.train and .valid)', fix)
-
-def _check_cbs(name:str, cbs) -> list:
-    "A list of Callback instances."
-    cbs = check_list(name, cbs, expected_item='callbacks')
-    for i, cb in enumerate(cbs):
-        if isinstance(cb, type): raise bad_type(f'{name}[{i}]', cb, 'a callback instance', f"Create it: {cb.__name__}(...).")
-        if not hasattr(cb, 'order'): raise bad_type(f'{name}[{i}]', cb, 'a Callback (an instance of a subclass of lessonlib.sgd.Callback)')
-    return cbs
-
-def _check_lr(lr):
-    "A learning rate `fit` can use: a number, a list of numbers or a slice."
-    if not isinstance(lr, (list, tuple)): return lrs_for_groups(lr, 1)
-    for i, v in enumerate(lr): check_number(f'lr[{i}]', v, low=0)
-
-def _check_learner_args(dls, model, loss_func, opt_func, lr, cbs, metrics, splitter):
-    "Refuse arguments of the wrong kind, with a message that says what to pass instead."
-    _check_dls(dls)
-    if isinstance(model, type): raise bad_type('model', model, 'a model (an nn.Module instance)', f"Create it: model={model.__name__}().")
-    if not isinstance(model, nn.Module): raise bad_type('model', model, 'an nn.Module', 'Wrap the computation in an nn.Module subclass.')
-    if isinstance(loss_func, type): raise bad_type('loss_func', loss_func, 'a function (pred, target) -> loss', f"Create it: loss_func={loss_func.__name__}().")
-    if not callable(loss_func): raise bad_type('loss_func', loss_func, 'a function (pred, target) -> loss', 'For example F.cross_entropy or mse.')
-    if hasattr(opt_func, 'param_groups') and not isinstance(opt_func, type):
-        raise bad_type('opt_func', opt_func, 'a function that makes an optimizer, such as torch.optim.SGD',
-                       f"Pass the class, not an optimizer: opt_func={type(opt_func).__name__} (or partial({type(opt_func).__name__}, "
-                       f"momentum=0.9) for other settings); the Learner makes it over its model's parameters.")
-    if not callable(opt_func): raise bad_type('opt_func', opt_func, 'a function (params, lr) -> optimizer', 'For example torch.optim.SGD.')
-    _check_lr(lr)
-    _check_cbs('cbs', cbs)
-    check_list('metrics', metrics, callable, 'functions (pred, target) -> number')
-    if splitter is not None and not callable(splitter): raise bad_type('splitter', splitter, 'a function model -> parameter groups')
-
-def _check_fit_args(learn, n_epoch, lr, cbs) -> tuple:
-    "The number of epochs and the extra callbacks of a fit, checked; and loaders that hold at least one batch each."
-    n_epoch = check_number('n_epoch', n_epoch, low=1, integer=True, fix='Train for at least one epoch: learn.fit(1).')
-    if lr is not None: _check_lr(lr)
-    cbs = _check_cbs('cbs', cbs)
-    for part in ('train', 'valid'):
-        dl = getattr(learn.dls, part)
-        try: empty = len(dl) == 0
-        except TypeError: empty = False  # a loader without a length: nothing to check
-        if empty: raise bad_value(f'dls.{part}', dl, 'a loader with at least one batch', f"The {part} set is empty: check the split (valid_pct) and the data.")
-    return n_epoch, cbs
-
-def _explain_failure(learn, e:RuntimeError):
-    "If the model could not take the data's batches, an error that says so with the shapes; else None."
-    shapes = ' and '.join(str(tuple(x.shape)) for x in (learn.__dict__.get('xb') or ()) if isinstance(x, torch.Tensor))
-    if learn.__dict__.get('pred', 0) is not None or not shapes or not any(w in str(e) for w in ('shape', 'size', 'dimension')): return None
-    widths = [m.in_features for m in learn.model.modules() if isinstance(m, nn.Linear)][:1]
-    expects = f" Its first linear layer takes inputs of width {widths[0]}." if widths else ''
-    return ValueError(f"model: it cannot take the data's input batches, of shape {shapes}.{expects} Make the model's input size "
-                      f"match the data (or reshape the data, e.g. x.view(len(x), -1) for images). PyTorch said: {e}")
 
 # %% ../nbs/01_sgd.ipynb #13f9eadf
 @patch
@@ -788,6 +663,134 @@ class LrExplorer(Explorer):
 def lr_explorer(lr:float=0.1, steps:int=20) -> LrExplorer:
     "An interactive explorer of the learning rate's effect on gradient descent."
     return LrExplorer(lr, steps)
+
+# %% ../nbs/01_sgd.ipynb #3ac1d39f
+class _Bar:
+    "A tqdm bar over a whole fit; in a notebook its widget is replaced by one line of text when the fit ends."
+    def __init__(self, tqdm, total:int, notebook:bool):
+        self.notebook, self.start = notebook, time.perf_counter()
+        self.tqdm = tqdm(total=total, leave=False, dynamic_ncols=True, **({'display': False} if notebook else {}))
+        if notebook:
+            from IPython.display import display
+            self.handle = display(self.tqdm.container, display_id=True)
+
+    def describe(self, text): self.tqdm.set_description(text, refresh=False)
+    def update(self): self.tqdm.update()
+    def write(self, line): self.tqdm.write(line)
+
+    def close(self):
+        done, total = self.tqdm.n, self.tqdm.total
+        self.tqdm.close()
+        if self.notebook:
+            self.handle.update({'text/plain': f"{done} of {total} batches in {time.perf_counter() - self.start:.1f}s"}, raw=True)
+
+def _progress_bar(total:int):
+    "A bar where one can be watched: a widget in a notebook, text in a terminal; None in a log or a pipe, or without tqdm."
+    try: import tqdm.auto as auto  # picks the notebook bar inside Jupyter, the text bar elsewhere
+    except ImportError: return None
+    notebook = auto.notebook_tqdm is not auto.std_tqdm
+    if not notebook and not sys.stderr.isatty(): return None
+    return _Bar(auto.notebook_tqdm if notebook else auto.std_tqdm, total, notebook)
+
+# %% ../nbs/01_sgd.ipynb #f4015a50
+def _bad_pair(name:str, pred, target) -> ValueError:
+    "The error for predictions and targets that do not pair up one to one."
+    if target.numel() == 0: return bad_value('target', target, f'a non-empty batch: {name} of nothing is NaN')
+    return bad_value('pred', pred, f"one prediction per target (targets of shape {tuple(target.shape)})",
+                     "For a model with one output per sample, its (n, 1) output pairs with (n,) targets.")
+
+def _check_scores_and_classes(name:str, pred, target):
+    "Refuse what would give a silently wrong accuracy: no class dimension, targets that are not class indices, rows that do not pair up."
+    if pred.ndim < 2 or tuple(pred.shape[:-1]) != tuple(target.shape):
+        raise bad_value('pred', pred, f"one row of class scores per target ({tuple(target.shape)} targets, so {tuple(target.shape) + ('n_classes',)})",
+                        f"{name} compares the highest score's position with a class index.")
+    if target.is_floating_point() or target.dtype == torch.bool:
+        raise bad_type('target', target, 'class indices (an integer tensor)', 'Convert one-hot rows with target.argmax(-1), or labels with target.long().')
+    if target.numel() == 0: raise bad_value('target', target, f'a non-empty batch: {name} of nothing is NaN')
+
+# %% ../nbs/01_sgd.ipynb #1eddf154
+def _check_lr_slice(lr:slice) -> tuple:
+    "The (start, stop) of a learning-rate slice, refusing the slices that would silently train wrongly."
+    fix = "Use slice(hi) or slice(lo, hi) with 0 < lo <= hi, e.g. slice(1e-5, 1e-3)."
+    if lr.step is not None: raise bad_value('lr', lr, 'a slice without a step', fix)
+    hi = check_number('lr.stop', lr.stop, low=0, low_open=True, fix=fix)
+    if lr.start is None: return None, hi
+    lo = check_number('lr.start', lr.start, low=0, low_open=True, fix=fix + ' A start of 0 gives the first group nothing to learn with.')
+    if lo > hi: raise bad_value('lr', lr, 'a start no larger than the stop (the first groups learn slowest)', fix)
+    return lo, hi
+
+# %% ../nbs/01_sgd.ipynb #9bd2094f
+_LATER = {'fit_one_cycle': ('04', 'lessonlib.optimizers'), 'lr_find': ('04', 'lessonlib.optimizers'),
+          'fine_tune': ('06', 'lessonlib.fine_tuning')}
+
+def _no_attribute(learn, name:str) -> str:
+    "The message for a missing attribute: where a later lesson's method comes from, or the closest name."
+    if name in _LATER:
+        lesson, module = _LATER[name]
+        return (f"Learner has no method {name!r} yet: lesson {lesson} adds it. Run `import {module}` first "
+                f"(or call the function: `from {module} import {name}`).")
+    names = [n for n in dir(type(learn)) + list(learn.__dict__) if not n.startswith('_')]
+    names += [_snake(type(cb).__name__) for cb in learn.__dict__.get('cbs', [])]
+    return f"Learner has no attribute {name!r}.{did_you_mean(name, names)}"
+
+# %% ../nbs/01_sgd.ipynb #1a17fc97
+def _check_dls(dls):
+    "DataLoaders, or anything with `train` and `valid` loaders; a clear error for a pair or a single loader."
+    if hasattr(dls, 'train') and hasattr(dls, 'valid'): return
+    fix = "Make them with DataLoaders.from_tensors(...) or mnist_dls(), or wrap two loaders: DataLoaders(train_dl, valid_dl)."
+    if isinstance(dls, torch.utils.data.DataLoader): fix = "A torch DataLoader is a single loader. " + fix
+    raise bad_type('dls', dls, 'DataLoaders: a training loader and a validation loader (.train and .valid)', fix)
+
+def _check_cbs(name:str, cbs) -> list:
+    "A list of Callback instances."
+    cbs = check_list(name, cbs, expected_item='callbacks')
+    for i, cb in enumerate(cbs):
+        if isinstance(cb, type): raise bad_type(f'{name}[{i}]', cb, 'a callback instance', f"Create it: {cb.__name__}(...).")
+        if not hasattr(cb, 'order'): raise bad_type(f'{name}[{i}]', cb, 'a Callback (an instance of a subclass of lessonlib.sgd.Callback)')
+    return cbs
+
+def _check_lr(lr):
+    "A learning rate `fit` can use: a number, a list of numbers or a slice."
+    if not isinstance(lr, (list, tuple)): return lrs_for_groups(lr, 1)
+    for i, v in enumerate(lr): check_number(f'lr[{i}]', v, low=0)
+
+def _check_learner_args(dls, model, loss_func, opt_func, lr, cbs, metrics, splitter):
+    "Refuse arguments of the wrong kind, with a message that says what to pass instead."
+    _check_dls(dls)
+    if isinstance(model, type): raise bad_type('model', model, 'a model (an nn.Module instance)', f"Create it: model={model.__name__}().")
+    if not isinstance(model, nn.Module): raise bad_type('model', model, 'an nn.Module', 'Wrap the computation in an nn.Module subclass.')
+    if isinstance(loss_func, type): raise bad_type('loss_func', loss_func, 'a function (pred, target) -> loss', f"Create it: loss_func={loss_func.__name__}().")
+    if not callable(loss_func): raise bad_type('loss_func', loss_func, 'a function (pred, target) -> loss', 'For example F.cross_entropy or mse.')
+    if hasattr(opt_func, 'param_groups') and not isinstance(opt_func, type):
+        raise bad_type('opt_func', opt_func, 'a function that makes an optimizer, such as torch.optim.SGD',
+                       f"Pass the class, not an optimizer: opt_func={type(opt_func).__name__} (or partial({type(opt_func).__name__}, "
+                       f"momentum=0.9) for other settings); the Learner makes it over its model's parameters.")
+    if not callable(opt_func): raise bad_type('opt_func', opt_func, 'a function (params, lr) -> optimizer', 'For example torch.optim.SGD.')
+    _check_lr(lr)
+    _check_cbs('cbs', cbs)
+    check_list('metrics', metrics, callable, 'functions (pred, target) -> number')
+    if splitter is not None and not callable(splitter): raise bad_type('splitter', splitter, 'a function model -> parameter groups')
+
+def _check_fit_args(learn, n_epoch, lr, cbs) -> tuple:
+    "The number of epochs and the extra callbacks of a fit, checked; and loaders that hold at least one batch each."
+    n_epoch = check_number('n_epoch', n_epoch, low=1, integer=True, fix='Train for at least one epoch: learn.fit(1).')
+    if lr is not None: _check_lr(lr)
+    cbs = _check_cbs('cbs', cbs)
+    for part in ('train', 'valid'):
+        dl = getattr(learn.dls, part)
+        try: empty = len(dl) == 0
+        except TypeError: empty = False  # a loader without a length: nothing to check
+        if empty: raise bad_value(f'dls.{part}', dl, 'a loader with at least one batch', f"The {part} set is empty: check the split (valid_pct) and the data.")
+    return n_epoch, cbs
+
+def _explain_failure(learn, e:RuntimeError):
+    "If the model could not take the data's batches, an error that says so with the shapes; else None."
+    shapes = ' and '.join(str(tuple(x.shape)) for x in (learn.__dict__.get('xb') or ()) if isinstance(x, torch.Tensor))
+    if learn.__dict__.get('pred', 0) is not None or not shapes or not any(w in str(e) for w in ('shape', 'size', 'dimension')): return None
+    widths = [m.in_features for m in learn.model.modules() if isinstance(m, nn.Linear)][:1]
+    expects = f" Its first linear layer takes inputs of width {widths[0]}." if widths else ''
+    return ValueError(f"model: it cannot take the data's input batches, of shape {shapes}.{expects} Make the model's input size "
+                      f"match the data (or reshape the data, e.g. x.view(len(x), -1) for images). PyTorch said: {e}")
 
 # %% ../nbs/01_sgd.ipynb #ae9e036e
 def sgd_quiz():
