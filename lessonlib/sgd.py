@@ -374,7 +374,7 @@ def _to(t, device):
 @patch
 def get_preds(self:Learner, dl=None):
     "The model's predictions and the targets over `dl` (default: the validation set), on the CPU; the model's mode is restored."
-    dl, was_training, preds, targets = self.dls.valid if dl is None else dl, self.model.training, [], []
+    dl, was_training, preds, targets = self.dls.valid if dl is None else _check_loader(dl), self.model.training, [], []
     self.model.eval()
     try:
         with torch.no_grad():
@@ -394,16 +394,6 @@ def predict(self:Learner, x):
     try:
         with torch.no_grad(): return self.model(_to(x, self.device)[None])[0].cpu()
     finally: self.model.train(was_training)
-
-def _check_sample(learn, x):
-    "One sample, shaped like a row of the training inputs."
-    if not isinstance(x, torch.Tensor): raise bad_type('x', x, 'a tensor holding one sample', 'Convert it with torch.as_tensor(...).')
-    rows = getattr(learn.dls.train, 'tensors', None)
-    if rows is not None and tuple(x.shape) != tuple(rows[0].shape[1:]):
-        fix = ('That is a batch: use learn.get_preds(dl) or learn.model(x) for several samples.'
-               if tuple(x.shape[1:]) == tuple(rows[0].shape[1:]) else '')
-        raise bad_value('x', x, f"one sample, shaped like a row of the training inputs {tuple(rows[0].shape[1:])}", fix)
-    return x
 
 # %% ../nbs/01_sgd.ipynb #e1b6c9a3
 @patch
@@ -587,6 +577,7 @@ class Explorer:
 
 def _note_clamps(explorer, control):
     "Keep `control`'s own clamping of out-of-range values, but remember each clamp so the label can show it."
+    if not hasattr(control, '_register_validator'): return  # a traitlets without per-instance validators: ipywidgets clamps silently
     clamp = control._trait_validators.get('value')
     def validate(obj, proposal):
         value = clamp(obj, proposal) if clamp is not None else proposal['value']
@@ -782,6 +773,22 @@ def _check_fit_args(learn, n_epoch, lr, cbs) -> tuple:
         except TypeError: empty = False  # a loader without a length: nothing to check
         if empty: raise bad_value(f'dls.{part}', dl, 'a loader with at least one batch', f"The {part} set is empty: check the split (valid_pct) and the data.")
     return n_epoch, cbs
+
+def _check_sample(learn, x):
+    "One sample, shaped like a row of the training inputs."
+    if not isinstance(x, torch.Tensor): raise bad_type('x', x, 'a tensor holding one sample', 'Convert it with torch.as_tensor(...).')
+    rows = getattr(learn.dls.train, 'tensors', None)
+    if rows is not None and tuple(x.shape) != tuple(rows[0].shape[1:]):
+        fix = ('That is a batch: use learn.get_preds(dl) or learn.model(x) for several samples.'
+               if tuple(x.shape[1:]) == tuple(rows[0].shape[1:]) else '')
+        raise bad_value('x', x, f"one sample, shaped like a row of the training inputs {tuple(rows[0].shape[1:])}", fix)
+    return x
+
+def _check_loader(dl):
+    "One loader of batches, not a pair of them."
+    if hasattr(dl, 'train') and hasattr(dl, 'valid'):
+        raise bad_type('dl', dl, 'one loader', 'Pass learn.dls.train or learn.dls.valid (the default), not both.')
+    return dl
 
 def _explain_failure(learn, e:RuntimeError):
     "If the model could not take the data's batches, an error that says so with the shapes; else None."

@@ -268,6 +268,11 @@ def test_load_a_file_that_is_not_a_checkpoint(tmp_path):
 def test_predict_on_a_batch():
     with pytest.raises(ValueError, match=r'x: got a tensor of shape \(5, 3\).*That is a batch'): learner().predict(torch.randn(5, 3))
 
+@pytest.mark.wrong_kind
+def test_get_preds_of_both_loaders():
+    learn = learner()
+    with pytest.raises(TypeError, match=r'dl: .*Pass learn.dls.train or learn.dls.valid'): learn.get_preds(learn.dls)
+
 @pytest.mark.bad_value
 def test_get_preds_of_an_empty_loader():
     with pytest.raises(ValueError, match='dl: .*at least one batch'): learner().get_preds([])
