@@ -120,10 +120,14 @@ class DataLoaders:
                                 seed=seed, **kwargs)
 
     @property
-    def device(self): return self.train.device
+    def device(self): return getattr(self.train, 'device', None) or default_device()
     def one_batch(self): "The first training batch of the next epoch (the shuffle is not moved on)." ; return self.train.first_batch()
     def __getitem__(self, i): return (self.train, self.valid)[i]
-    def __repr__(self): return f"DataLoaders(train: {self.train.n} samples, valid: {self.valid.n} samples, device={self.device})"
+    def __repr__(self): return f"DataLoaders(train: {_size(self.train)} samples, valid: {_size(self.valid)} samples, device={self.device})"
+
+def _size(loader) -> int:
+    "Samples a loader walks: ours know it as `n`, torch's through their dataset."
+    return getattr(loader, 'n', None) or len(getattr(loader, 'dataset', ()))
 
 # %% ../nbs/00_data.ipynb #0c77a616
 def package_file(package:str, *parts:str, hint:str='') -> Path:

@@ -279,3 +279,8 @@ def test_set_seed_deterministic_switch():
         set_seed(1, deterministic=True)
         assert torch.are_deterministic_algorithms_enabled()
     finally: torch.use_deterministic_algorithms(False)
+
+def test_dataloaders_repr_with_torch_loaders():
+    from torch.utils.data import DataLoader, TensorDataset
+    dl = DataLoader(TensorDataset(torch.zeros(5, 2)), batch_size=2)
+    assert repr(DataLoaders(dl, dl)).startswith('DataLoaders(train: 5 samples, valid: 5 samples')
