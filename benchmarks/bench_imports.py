@@ -4,10 +4,10 @@ Training code should not pull in the widget, notebook or plotting stack (issue 1
 its own new Python process, several times; the table gives the median, the same for `import torch` alone (the
 floor every module pays), and which of the heavy modules below ended up in `sys.modules`.
 
-`--src before=/tmp/old-checkout now=.` compares checkouts side by side (each one's lessonlib goes first on the
+`--src 3d1f8d9=/tmp/old-checkout HEAD=.` compares checkouts side by side (each one's lessonlib goes first on the
 path); the runs of the different checkouts alternate, so a change in the machine's load hits them alike.
 """
-import argparse, json, os, statistics, subprocess, sys
+import argparse, json, os, re, statistics, subprocess, sys
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 from results import write_section
@@ -37,13 +37,14 @@ def probe(module:str, src:str|None=None) -> dict:
         return {'error': f"imported {out['file']}, not the copy in {src}"}
     return out
 
-def measure(module:str, srcs:dict, repeats:int) -> dict:
+def measure(module:str, srcs:dict, repeats:int, floor:list) -> dict:
     "Median import seconds of `module` from each source, over `repeats` alternating rounds after one untimed round."
     runs = {name: [] for name in srcs}
     for i in range(repeats + 1):
         for name, src in srcs.items():
             r = probe(module, src)
             if i or 'error' in r: runs[name].append(r)
+        if i: floor.append(probe('torch')['secs'])  # `import torch` in the same rounds, so the floor sees the same load
     res = {}
     for name, rs in runs.items():
         err = next((r for r in rs if 'error' in r), None)
@@ -64,24 +65,26 @@ def main():
     args = ap.parse_args()
     srcs = dict(s.split('=', 1) for s in args.src) or {'installed': None}
     load_before = load_average()
-    floor = measure('torch', {'torch': None}, args.repeats)['torch']['secs']
+    floors = []
     one = len(srcs) == 1
     head = (['import seconds', 'over `import torch`', 'heavy modules loaded'] if one else
             [f'{n}: {what}' for n in srcs for what in ('seconds', 'heavy modules')])
     rows = ['| module | ' + ' | '.join(head) + ' |', '|---' * (len(head) + 1) + '|']
     for m in args.modules:
-        res = measure(f'lessonlib.{m}', srcs, args.repeats)
+        res = measure(f'lessonlib.{m}', srcs, args.repeats, floors)
         cells = []
         for name, r in res.items():
             if 'error' in r: cells += [f"import failed: {r['error']}", ''] + ([''] if one else []); continue
             heavy = ', '.join(f'`{h}`' for h in r['loaded']) or 'none'
-            cells += [f"{r['secs']:.2f}"] + ([f"+{r['secs'] - floor:.2f}"] if one else []) + [heavy]
+            cells += [f"{r['secs']:.2f}"] + (['{over:%s}' % f"{r['secs']:.6f}"] if one else []) + [heavy]
         rows.append(f"| `lessonlib.{m}`{'' if m in TRAINING else ' (not a training module)'} | " + ' | '.join(cells) + ' |')
-        print(rows[-1], flush=True)
-    where = ('' if one else ' Sources: ' + ', '.join(f'{n} = `{d}`' for n, d in srcs.items()) + '.')
+        print(re.sub(r'\{over:[0-9.]+\}', '…', rows[-1]), flush=True)  # the column over torch is filled in at the end
+    floor = statistics.median(floors)
+    rows = [re.sub(r'\{over:([0-9.]+)\}', lambda g: f'{float(g[1]) - floor:+.2f}', row) for row in rows]
+    where = '' if one else ' Columns: the lessonlib of each checkout named (' + ', '.join(srcs) + ').'
     md = (f"## Import cost of each module (issue 17)\n\n"
           f"Each module imported in a fresh interpreter, median of {args.repeats} (`benchmarks/bench_imports.py`); "
-          f"`import torch` alone takes {floor:.2f} s, the floor every module pays.{where} Heavy modules looked for: "
+          f"`import torch` alone takes {floor:.2f} s (median, timed in the same rounds), the floor every module pays.{where} Heavy modules looked for: "
           + ', '.join(f'`{h}`' for h in HEAVY) + ". Training modules should load none of the widget, notebook or "
           f"plotting stack (`tests/test_package.py` checks it).\n\n" + '\n'.join(rows) +
           f"\n\nLoad average (1 min) at the start and end: {load_before} and {load_average()}; absolute times grow "
