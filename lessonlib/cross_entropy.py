@@ -10,7 +10,7 @@ import numpy as np
 import torch
 from fastcore.basics import patch
 
-from .data import (Hint, Question, Quiz, bad_type, bad_value, check_choice, check_number, check_type, exercise,
+from .data import (require, Hint, Question, Quiz, bad_type, bad_value, check_choice, check_number, check_type, exercise,
                             expect_close, mnist_sample, set_seed)
 from .sgd import BlitRenderer, Explorer
 
@@ -554,7 +554,7 @@ class SoftmaxExplorer(Explorer):
                  classes=('cat', 'dog', 'bird', 'fish'),  # class names, one per logit
                  temperature:float=1.,  # starting temperature, in [0.01, 100]
                  target:int=0):  # index of the correct class
-        import ipywidgets as widgets
+        widgets = require('ipywidgets', 'widgets')
         _check_explorer_args(logits, classes, temperature, target)
         style = {'description_width': 'initial'}
         self.classes = [str(c) for c in classes]

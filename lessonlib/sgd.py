@@ -14,7 +14,7 @@ from torch import nn
 import torch.nn.functional as F
 from fastcore.basics import patch
 
-from .data import (DataLoaders, Hint, Question, Quiz, bad_type, bad_value, check_keywords, check_list, check_number,
+from .data import (require, DataLoaders, Hint, Question, Quiz, bad_type, bad_value, check_keywords, check_list, check_number,
                             did_you_mean, exercise, expect_close, mnist_sample)
 
 # %% auto #0
@@ -604,7 +604,7 @@ class LrExplorer(Explorer):
     "Sliders for the learning rate and the number of steps over gradient descent on `bowl_loss`."
     LR_RANGE, STEPS_RANGE = (1e-3, 3.), (1, 60)
     def __init__(self, lr:float=0.1, steps:int=20, w0:float=-1.0):
-        import ipywidgets as widgets
+        widgets = require('ipywidgets', 'widgets')
         lo, hi = self.LR_RANGE
         lr = check_number('lr', lr, low=lo, high=hi, fix="The explorer's slider covers this range.")
         steps = check_number('steps', steps, low=self.STEPS_RANGE[0], high=self.STEPS_RANGE[1], integer=True)

@@ -12,7 +12,7 @@ import torch
 from torch import nn
 from fastcore.basics import patch
 
-from .data import SEEDS, Hint, Question, Quiz, bad_type, bad_value, check_keywords, check_list, check_number
+from .data import require, SEEDS, Hint, Question, Quiz, bad_type, bad_value, check_keywords, check_list, check_number
 from .data import exercise, expect_close, movielens_100k, over_seeds, set_seed
 from .embeddings import DotProductBias, Embedding, EmbeddingNN, ratings_dls
 from .sgd import BlitRenderer, Callback, Explorer, Learner
@@ -207,7 +207,7 @@ class WdExplorer(Explorer):
     wd_range, steps_range = (1e-6, 1.0), (1, 1e6)  # what the two log sliders can show
 
     def __init__(self, wd:float=1e-3, steps:float=1e4, problem:PolyProblem|None=None):
-        import ipywidgets as widgets
+        widgets = require('ipywidgets', 'widgets')
         self.gd = PolyGD(problem or make_poly_problem())
         wd, steps, self.clamp_note = _explorer_start(wd, steps, self.wd_range, self.steps_range)
         self.wd_slider = widgets.FloatLogSlider(value=wd, base=10, min=-6, max=0, step=0.05, description='weight decay',
