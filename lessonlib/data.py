@@ -364,14 +364,22 @@ def compare_seeds(runs:dict,  # variant name -> `run(seed)` returning one number
     table.columns = [f'seed {s}' for s in table.columns]
     return with_spread(table)
 
+def _paired_note(table, a:str, b:str, seed_cols:list, higher_is_better:bool) -> str:
+    "For a tie: say so when every seed, run for both variants, favours the same one (a hint that more seeds may separate them)."
+    diffs = (table.loc[a, seed_cols].astype(float) - table.loc[b, seed_cols].astype(float)).to_numpy()
+    if len(diffs) < 2 or not ((diffs > 0).all() or (diffs < 0).all()): return ''
+    favoured = a if (diffs.mean() > 0) == higher_is_better else b
+    return f" Every seed favours {favoured}, though; more seeds might separate them."
+
 def verdict(table:pd.DataFrame, a:str, b:str, higher_is_better:bool=True, fmt:str='.4f') -> str:
     "A sentence comparing rows `a` and `b`: a winner only when the gap of the means exceeds both spreads added."
     ma, mb = table.loc[a, 'mean'], table.loc[b, 'mean']
     spread, gap = table.loc[a, 'std'] + table.loc[b, 'std'], abs(ma - mb)
-    seeds = sum(str(c).startswith('seed') for c in table.columns)
+    seed_cols = [c for c in table.columns if str(c).startswith('seed')]
+    seeds = len(seed_cols)
     if not gap > spread:
         return (f"{a} ({ma:{fmt}}) and {b} ({mb:{fmt}}) tie: the gap of {gap:{fmt}} is within the seeds' spread "
-                f"({spread:{fmt}}, {seeds} seeds).")
+                f"({spread:{fmt}}, {seeds} seeds).{_paired_note(table, a, b, seed_cols, higher_is_better)}")
     (win, mw), (lose, ml) = sorted([(a, ma), (b, mb)], key=lambda t: t[1], reverse=higher_is_better)
     return (f"{win} beats {lose}: {mw:{fmt}} against {ml:{fmt}}, a gap of {gap:{fmt}} beyond the seeds' spread "
             f"({spread:{fmt}}, {seeds} seeds).")
@@ -535,7 +543,8 @@ def markdown(self:Question, number:int) -> str:
     if self.kind == 'choice': lines += [f"- ({chr(97 + i)}) {o}" for i, o in enumerate(self.choices)]
     answer = self.answer
     if self.kind == 'choice': answer = f"({chr(97 + self.choices.index(self.answer))}) {self.answer}"
-    return '\n'.join(lines + ['', f"<details><summary>Answer</summary>\n\n{answer}. {self.explain}\n\n</details>", ''])
+    answer = str(answer) if str(answer).rstrip().endswith(('.', '?', '!')) else f"{answer}."
+    return '\n'.join(lines + ['', f"<details><summary>Answer</summary>\n\n{answer} {self.explain}\n\n</details>", ''])
 
 @patch
 def widget(self:Question, number:int):

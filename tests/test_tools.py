@@ -55,3 +55,12 @@ def test_exercise_reports_instead_of_raising():
     assert 'raised ZeroDivisionError' in check_double(lambda x: 1 / 0).message
     res = check_double(lambda x: x * 2)
     assert res.passed and isinstance(res, CheckResult) and 'Doubles.' in repr(res)
+
+def test_verdict_notes_when_every_seed_favours_one_side_of_a_tie():
+    table = compare_seeds({'a': lambda s: 0.90 + 0.01 * s, 'b': lambda s: 0.899 + 0.01 * s, 'c': lambda s: 0.9 + 0.02 * (s % 2)})
+    assert 'tie' in verdict(table, 'a', 'b') and 'Every seed favours a' in verdict(table, 'a', 'b')
+    assert 'Every seed favours b' in verdict(table, 'a', 'b', higher_is_better=False)
+    assert 'Every seed' not in verdict(table, 'a', 'c')
+
+def test_open_answers_end_with_one_full_stop():
+    assert 'Because it is. </details>' in Question('Why?', 'Because it is.').markdown(1).replace('\n', ' ').replace('  ', ' ')
