@@ -14,6 +14,9 @@ SHOTS = ROOT / 'tests' / 'screenshots'
 EXPLORERS = {'01_sgd.ipynb': ['learning rate'], '03_weight_decay.ipynb': ['weight decay'],
              '04_optimizers.ipynb': ['learning rate', 'momentum'], '05_cross_entropy.ipynb': ['temperature']}
 
+pytest.importorskip('playwright', reason='the browser tests need playwright (make install brings it)')
+pytest.importorskip('jupyterlab', reason='the browser tests need jupyterlab (make install brings it)')
+
 pytestmark = [pytest.mark.browser,
               pytest.mark.skipif(not CHROMIUM.exists(), reason="Chromium not found at /usr/bin/chromium: install it with "
                                  "`apt-get install -y chromium` (as .ci/run does) to run the browser tests")]
