@@ -179,7 +179,13 @@ def test_quiz_answers_and_feedback():
                 if wrong != q.answer: assert not q.feedback(wrong)[0]
     by_text = {q.text: q for q in quiz.questions}
     slice_q = next(q for t, q in by_text.items() if 'slice(3e-3)' in t)
-    assert 'fastai v2' in slice_q.feedback('3e-4')[1]
+    assert 'fastai v2' in slice_q.feedback('3e-4')[1] and 'early fastai v1' in slice_q.feedback('3e-4')[1]
     kappa = next(q for t, q in by_text.items() if 'plain gradient descent' in t)
-    assert kappa.feedback('0.98')[0] and not kappa.feedback('0.9')[0]
+    assert kappa.feedback('0.98')[0] and kappa.feedback(str(99 / 101))[0] and not kappa.feedback('0.9')[0]
+    adam_q = next(q for t, q in by_text.items() if "Adam's very first step" in t)
+    assert 'left uncorrected' in adam_q.feedback('a tenth of the learning rate')[1]
+    md = quiz.markdown()
+    assert '0.9801980198019802' not in md and '0.8181818181818182' not in md  # numeric answers shown rounded
+    foreach_q = next(q for t, q in by_text.items() if 'foreach=True' in t)
+    assert 'up to rounding' in foreach_q.feedback('the numbers')[1]
     assert '<details>' in quiz.markdown()

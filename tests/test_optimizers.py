@@ -1,5 +1,5 @@
 """Tests of lessonlib.optimizers: parity with torch.optim, callbacks by hand, schedules, one-cycle, lr_find, the explorer."""
-import copy, math
+import copy, inspect, math
 import numpy as np
 import pytest
 import torch
@@ -153,6 +153,15 @@ def test_step_does_not_touch_grad_or_autograd():
 # ---------- each callback by hand, on one-element tensors
 
 def t(v): return torch.tensor([float(v)])
+
+@pytest.mark.parametrize('ours,theirs', [(Adam, torch.optim.Adam), (AdamW, torch.optim.AdamW)])
+def test_adam_takes_torchs_arguments_and_defaults(ours, theirs):
+    "foreach and fused come from the appendix's __init__ (the lesson's first Adam has neither); torch's defaults are kept."
+    ps, tp = inspect.signature(ours).parameters, inspect.signature(theirs).parameters
+    assert list(ps) == ['params', 'lr', 'betas', 'eps', 'weight_decay', 'foreach', 'fused']
+    for k in ('lr', 'betas', 'eps', 'weight_decay'): assert ps[k].default == tp[k].default, k
+    opt = ours(make_model().parameters(), foreach=True)
+    assert opt.foreach and not opt.fused and opt.cbs[-1] is O.adam_step
 
 def test_callback_hypers_are_read_from_the_signature():
     assert callback_hypers(adam_step) == {'lr': callback_hypers(sgd_step)['lr'], 'betas': (0.9, 0.999), 'eps': 1e-8}
