@@ -4,8 +4,8 @@
 
 # %% ../nbs/02_embeddings.ipynb #d31413f5
 from __future__ import annotations
-import math, re
-from functools import partial
+import inspect, math, re
+from functools import partial, wraps
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ from .data import (title_and_year, DataLoaders, movielens_100k, split_indices, b
 from .sgd import Callback, Learner, mse
 
 # %% auto #0
-__all__ = ['LookupWeightDecay', 'one_hot', 'Embedding', 'ratings_dls', 'movielens_dls', 'collab_learner', 'sigmoid_range',
+__all__ = ['collab_learner', 'LookupWeightDecay', 'one_hot', 'Embedding', 'ratings_dls', 'movielens_dls', 'sigmoid_range',
            'DotProductBias', 'LookupL2', 'EmbeddingNN', 'item_table', 'factor_pca', 'nearest_items', 'read_ratings',
            'check_ratings', 'plot_factor_grid', 'label_points', 'embeddings_quiz', 'check_predict',
            'check_lookup_l2_grad', 'check_nearest', 'check_future_ratings']
@@ -83,13 +83,11 @@ def collab_learner(model:nn.Module,  # e.g. `DotProductBias(943, 1682, 50)`
                    lookup_l2:float=0.,  # L2 penalty on the embedding rows each batch looks up (`LookupL2`)
                    bs:int=512,  # batch size of the default DataLoaders
                    cbs:list|None=None,  # extra callbacks
-                   progress:bool=False,  # show a progress bar and the table of epochs
-                   **kwargs) -> Learner:  # nothing else: a misspelled keyword is refused with a suggestion
+                   progress:bool=False) -> Learner:  # show a progress bar and the table of epochs
     "A Learner for collaborative filtering: MSE loss, AdamW (betas 0.9, 0.99) with `wd`, and `LookupL2` if `lookup_l2`."
     if dls is None: dls = movielens_dls(bs=bs, shuffle_seed=int(torch.randint(0, 2**31, ())))
-    _check_collab(model, dls, wd, lookup_l2, kwargs)
-    fused = dls.device.type in ('cpu', 'cuda')
-    opt_func = partial(torch.optim.AdamW, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5, fused=fused)
+    _check_collab(model, dls, wd, lookup_l2)
+    opt_func = partial(_adamw, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5)  # torch.optim.AdamW (made faster in the appendix)
     cbs = ([LookupL2(lookup_l2)] if lookup_l2 else []) + list(cbs or [])
     return Learner(dls, model, mse, opt_func=opt_func, cbs=cbs, progress=progress, silent=not progress)
 
@@ -124,7 +122,7 @@ class DotProductBias(nn.Module):
 
 # %% ../nbs/02_embeddings.ipynb #43433075
 class LookupL2(Callback):
-    "L2 regularisation of the embedding rows each batch looks up: adds the gradient of wd·mean(‖row‖²) to `.grad`."
+    "L2 regularisation of the embedding rows each batch looks up (formerly `LookupWeightDecay`): adds the gradient of wd·mean(‖row‖²) to `.grad`."
     order = 5
     def __init__(self, wd:float):  # penalty per squared factor, averaged over the batch
         self.wd = check_number('wd', wd, low=0, fix='The L2 coefficient of looked-up rows is 0 or more, e.g. 0.05.')
@@ -136,8 +134,6 @@ class LookupL2(Callback):
             w, idx = emb.weight, idx.flatten()
             if w.grad is None: w.grad = torch.zeros_like(w)
             w.grad.index_add_(0, idx, w.detach()[idx], alpha=2 * self.wd / len(idx))
-
-LookupWeightDecay = LookupL2  # the name it had before: it is L2 in lesson 03's words, not decoupled decay
 
 # %% ../nbs/02_embeddings.ipynb #5257052e
 class EmbeddingNN(nn.Module):
@@ -312,16 +308,12 @@ def check_ratings(ratings:pd.DataFrame) -> pd.DataFrame:
     if infinite: raise ValueError(f"ratings.rating has {infinite} infinite value(s); a rating must be a finite number. Drop or fix those rows.")
     return ratings
 
-_COLLAB_ARGS = ('model', 'dls', 'wd', 'lookup_l2', 'bs', 'cbs', 'progress')
 _COLLAB_HINTS = {'weight_decay': "Did you mean 'wd'? It is AdamW's weight_decay.",
                  'lookup_wd': "Did you mean 'lookup_l2'? The penalty on looked-up rows is L2, so it was renamed.",
                  'lr': "collab_learner takes no learning rate: give it to the fit, fit_one_cycle(learn, n_epoch, lr) or learn.fit(n_epoch, lr)."}
 
-def _check_collab(model, dls, wd, lookup_l2, kwargs):
+def _check_collab(model, dls, wd, lookup_l2):
     "Refuse collab_learner arguments of the wrong kind, a model whose tables or output range do not fit the data, and non-finite ratings."
-    for key in kwargs:
-        hint = _COLLAB_HINTS.get(key) or did_you_mean(key, _COLLAB_ARGS).strip()
-        raise TypeError(f"collab_learner got an unexpected keyword argument {key!r}. {hint} It takes: {', '.join(_COLLAB_ARGS)}.")
     if isinstance(model, type):
         raise bad_type('model', model, 'a model object', f"Call the class to build one: {model.__name__}(n_users, n_items, ...).")
     check_type('model', model, nn.Module, 'a torch nn.Module such as DotProductBias(943, 1682, 50)')
@@ -374,9 +366,31 @@ def _check_nearest(factors, row, k):
     _check_ids(torch.tensor([int(row)]), len(factors), 'nearest_items')
     check_number('k', k, low=1, high=len(factors) - 1, integer=True, fix=f'There are {len(factors) - 1} other rows.')
 
+# %% ../nbs/02_embeddings.ipynb #28bd5443
+def _adamw(params, **kwargs):
+    "torch.optim.AdamW, fused into one kernel when every parameter is on the CPU or a CUDA GPU (the same update, faster)."
+    params = list(params)
+    tensors = [p for g in params for p in (g['params'] if isinstance(g, dict) else [g])]
+    return torch.optim.AdamW(params, fused=all(p.device.type in ('cpu', 'cuda') for p in tensors), **kwargs)
+
+def _with_keyword_hints(f, hints:dict):
+    "`f`, refusing an unknown keyword with the hint `hints` has for it, or the nearest real name, instead of Python's bare TypeError."
+    names = tuple(inspect.signature(f).parameters)
+    @wraps(f)
+    def _f(*args, **kwargs):
+        for key in kwargs:
+            if key not in names:
+                hint = hints.get(key) or did_you_mean(key, names).strip()
+                raise TypeError(f"{f.__name__} got an unexpected keyword argument {key!r}. {hint} It takes: {', '.join(names)}.")
+        return f(*args, **kwargs)
+    return _f
+
+collab_learner = _with_keyword_hints(collab_learner, _COLLAB_HINTS)
+LookupWeightDecay = LookupL2  # the name it had before: it is L2 in lesson 03's words, not decoupled decay
+
 # %% ../nbs/02_embeddings.ipynb #b206a6f2
 def plot_factor_grid(user_factors, movie_factors, ratings, users=None, movies=None):
-    "A spreadsheet view: user factors (left) times movie factors (top) give the predictions (grid); outlined cells had no rating."
+    "A spreadsheet view: user factors (left) times movie factors (top) give the predictions (grid); red: no rating, magenta: outside 1-5 stars."
     import matplotlib.pyplot as plt
     from matplotlib.patches import Rectangle
     P, Q, R = (torch.as_tensor(t).detach().float() for t in (user_factors, movie_factors, ratings))
@@ -386,12 +400,16 @@ def plot_factor_grid(user_factors, movie_factors, ratings, users=None, movies=No
     fig.add_subplot(gs[0, 0]).axis('off')
     ax_q, ax_p, ax_r = fig.add_subplot(gs[0, 1]), fig.add_subplot(gs[1, 0]), fig.add_subplot(gs[1, 1])
     lim = float(max(P.abs().max(), Q.abs().max()))
-    for ax, values, cmap, vmin, vmax in ((ax_q, Q.T, 'PuOr', -lim, lim), (ax_p, P, 'PuOr', -lim, lim), (ax_r, pred, 'viridis', 1, 5)):
+    lo, hi = min(1., float(pred.min())), max(5., float(pred.max()))  # colours span 1 to 5 stars, or further if a prediction does
+    for ax, values, cmap, vmin, vmax in ((ax_q, Q.T, 'PuOr', -lim, lim), (ax_p, P, 'PuOr', -lim, lim), (ax_r, pred, 'viridis', lo, hi)):
         ax.imshow(values.numpy(), cmap=cmap, vmin=vmin, vmax=vmax, aspect='auto')
         for (r, c), v in np.ndenumerate(values.numpy()):
-            ax.text(c, r, f'{v:.1f}', ha='center', va='center', fontsize=7, color='black' if cmap == 'PuOr' or v > 3 else 'white')
+            out = cmap != 'PuOr' and not 1 <= v <= 5  # two decimals, so that 5.04 does not read as an in-range 5.0
+            ax.text(c, r, f'{v:.2f}' if out else f'{v:.1f}', ha='center', va='center', fontsize=7, color='black' if cmap == 'PuOr' or v > (lo + hi) / 2 else 'white')
     for r, c in gaps.nonzero().tolist():
         ax_r.add_patch(Rectangle((c - 0.5, r - 0.5), 1, 1, fill=False, edgecolor='red', lw=2))
+    for r, c in ((pred < 1) | (pred > 5)).nonzero().tolist():  # inset, so that a cell can show both outlines
+        ax_r.add_patch(Rectangle((c - 0.38, r - 0.38), 0.76, 0.76, fill=False, edgecolor='magenta', lw=1.5))
     movies = [str(m)[:16] for m in (movies if movies is not None else range(Q.shape[0]))]
     users = [str(u) for u in (users if users is not None else range(P.shape[0]))]
     ax_q.set_xticks(range(len(movies)), movies, rotation=60, ha='left', fontsize=7); ax_q.xaxis.tick_top()
@@ -399,7 +417,7 @@ def plot_factor_grid(user_factors, movie_factors, ratings, users=None, movies=No
     ax_p.set_xticks(range(k), [f'factor {j + 1}' for j in range(k)], fontsize=7); ax_p.set_xlabel('user factors', fontsize=8)
     ax_p.set_yticks(range(len(users)), users, fontsize=7); ax_p.set_ylabel('user', fontsize=8)
     ax_r.set_xticks([]); ax_r.set_yticks([])
-    ax_r.set_xlabel('predicted rating = user factors · movie factors (red: no rating given)', fontsize=8)
+    ax_r.set_xlabel('predicted rating = user factors · movie factors (red: no rating; magenta: outside 1 to 5 stars)', fontsize=8)
     return fig
 
 # %% ../nbs/02_embeddings.ipynb #4f062bfd

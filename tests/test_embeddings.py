@@ -1,4 +1,6 @@
 """Tests of lessonlib.embeddings: one-hot and Embedding against PyTorch, sigmoid_range, the models, lookup weight decay, data helpers and bad input."""
+from functools import partial
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -175,6 +177,29 @@ def test_collab_learner_is_quiet_unless_asked(capsys):
     collab_learner(DotProductBias(len(dls.users), len(dls.items), 2), dls=dls).fit(1, 1e-2)
     assert capsys.readouterr().out == ''
 
+def test_collab_learner_uses_fused_adamw_with_its_settings():
+    "The optimizer is torch's AdamW (fused on the CPU: one kernel, the same update), with wd, betas and eps as documented."
+    import inspect
+    dls = ratings_dls(toy_ratings(), device='cpu')
+    learn = collab_learner(DotProductBias(len(dls.users), len(dls.items), 2), dls=dls, wd=0.1)
+    learn.fit(1, 1e-2)
+    opt = learn.opt
+    assert isinstance(opt, torch.optim.AdamW) and opt.defaults['fused']
+    assert (opt.defaults['weight_decay'], opt.defaults['eps']) == (0.1, 1e-5) and opt.defaults['betas'] == (0.9, 0.99)
+    assert list(inspect.signature(collab_learner).parameters) == ['model', 'dls', 'wd', 'lookup_l2', 'bs', 'cbs', 'progress']
+
+def test_fused_adamw_gives_the_unfused_update():
+    from lessonlib.embeddings import _adamw
+    steps = []
+    for make in (_adamw, partial(torch.optim.AdamW, fused=False)):
+        torch.manual_seed(0)
+        model = DotProductBias(7, 5, 3, std=1.)
+        opt = make(model.parameters(), lr=0.1, weight_decay=0.1, betas=(0.9, 0.99), eps=1e-5)
+        for _ in range(3):
+            opt.zero_grad(); mse(model(torch.tensor([0, 6, 2]), torch.tensor([4, 1, 0])), torch.tensor([4., 2., 5.])).backward(); opt.step()
+        steps.append([p.detach().clone() for p in model.parameters()])
+    for a, b in zip(*steps): assert_close(a, b)
+
 # ---------- data helpers
 
 def test_shuffle_seed_changes_the_batch_order_not_the_split():
@@ -257,12 +282,16 @@ def test_label_points_never_overlaps():
     assert not any(a.overlaps(b) for j, a in enumerate(boxes) for b in boxes[j + 1:])
     plt.close(fig)
 
-def test_plot_factor_grid_labels_every_axis_and_marks_the_gaps():
+def test_plot_factor_grid_labels_every_axis_and_marks_gaps_and_out_of_range():
     import matplotlib.pyplot as plt
     stars = torch.tensor([[4., float('nan')], [2., 5.], [float('nan'), 1.]])
-    fig = plot_factor_grid(torch.randn(3, 2), torch.randn(2, 2), stars, users=[1, 2, 3], movies=['A', 'B'])
+    P, Q = torch.tensor([[2., 0.], [1., 1.], [0., 1.5]]), torch.tensor([[1.5, 0.], [2., 2.]])  # predictions 3 4 / 1.5 4 / 0 3
+    fig = plot_factor_grid(P, Q, stars, users=[1, 2, 3], movies=['A', 'B'])
     grid_ax = fig.axes[-1]
-    assert len(grid_ax.patches) == 2 and 'predicted rating' in grid_ax.get_xlabel()
+    colours = [tuple(p.get_edgecolor()[:3]) for p in grid_ax.patches]
+    assert colours.count((1., 0., 0.)) == 2 and 'predicted rating' in grid_ax.get_xlabel()  # red: the two gaps
+    assert len(colours) == 3 and 'outside 1 to 5 stars' in grid_ax.get_xlabel()  # orange: the one prediction below 1
+    assert grid_ax.images[0].get_clim() == (0., 5.)  # the colours reach the lowest prediction instead of clipping it at 1
     assert all(ax.get_xlabel() or ax.get_ylabel() for ax in fig.axes if ax.axison)
     plt.close(fig)
 
