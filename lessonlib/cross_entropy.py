@@ -15,11 +15,11 @@ from .data import (require, Hint, Question, Quiz, bad_type, bad_value, check_cho
 from .sgd import BlitRenderer, Explorer
 
 # %% auto #0
-__all__ = ['logsumexp', 'softmax', 'log_softmax', 'nll_loss', 'cross_entropy', 'binary_cross_entropy',
-           'binary_cross_entropy_with_logits', 'accuracy_multi', 'confusion_matrix', 'most_confused',
-           'plot_confusion_matrix', 'Interpretation', 'softmax_with_temperature', 'SoftmaxExplorer', 'softmax_explorer',
-           'cross_entropy_quiz', 'check_log_softmax', 'check_cross_entropy', 'check_bce_with_logits',
-           'check_label_smoothing', 'check_rare_eight']
+__all__ = ['logsumexp', 'softmax', 'log_softmax', 'binary_cross_entropy', 'binary_cross_entropy_with_logits', 'accuracy_multi',
+           'confusion_matrix', 'most_confused', 'plot_confusion_matrix', 'Interpretation', 'softmax_with_temperature',
+           'nll_loss', 'cross_entropy', 'SoftmaxExplorer', 'softmax_explorer', 'cross_entropy_quiz',
+           'check_log_softmax', 'check_cross_entropy', 'check_bce_with_logits', 'check_label_smoothing',
+           'check_rare_eight']
 
 # %% ../nbs/05_cross_entropy.ipynb #f3f94182
 def _shift_by_max(x, dim:int):
@@ -52,78 +52,6 @@ def log_softmax(x:torch.Tensor,  # logits
     dim = _check_logits(x, dim, 'log_softmax')  # argument checks: see the appendix
     shifted = _shift_by_max(x, dim)[1]
     return shifted - shifted.exp().sum(dim, keepdim=True).log()
-
-# %% ../nbs/05_cross_entropy.ipynb #863ece78
-_REDUCTIONS = ('mean', 'sum', 'none')
-
-def _class_dim(x) -> int:
-    "Where the classes are: dim 1, or dim 0 for a single sample."
-    return 1 if x.dim() > 1 else 0
-
-def _reduce(loss, reduction:str, total=None):
-    "Apply `reduction`; 'mean' divides by `total` when it is given."
-    if reduction == 'none': return loss
-    if reduction == 'sum': return loss.sum()
-    return loss.sum() / total if total is not None else loss.mean()
-
-def _target_weights(target, weight, ignore_index:int, dtype):
-    "Which targets count, their class indices (0 where ignored), and each target's weight (0 where ignored)."
-    keep = target != ignore_index
-    index = torch.where(keep, target, 0).long()
-    w = keep.to(dtype) if weight is None else weight.to(dtype)[index] * keep
-    return keep, index, w
-
-def _nll(log_probs, target, weight, ignore_index:int, reduction:str):
-    "NLL without checks: minus the log-probability looked up at each target, weighted."
-    lp = log_probs.movedim(1, -1) if log_probs.dim() > 1 else log_probs
-    keep, index, w = _target_weights(target, weight, ignore_index, lp.dtype)
-    picked = lp.gather(-1, index.unsqueeze(-1)).squeeze(-1)
-    return _reduce(torch.where(keep, -picked * w, torch.zeros_like(picked)), reduction, w.sum())
-
-def nll_loss(log_probs:torch.Tensor,  # log-probabilities, classes along dim 1 (or dim 0 for one sample)
-             target:torch.Tensor,  # class indices, the shape of `log_probs` without its class dim
-             weight:torch.Tensor|None=None,  # optional weight per class
-             ignore_index:int=-100,  # targets with this value count for nothing
-             reduction:str='mean'):  # 'mean', 'sum' or 'none'
-    "Negative log-likelihood: minus the log-probability of each target class, looked up by indexing."
-    _check_nll_args(log_probs, target, weight, ignore_index, reduction)  # argument checks: see the appendix
-    return _nll(log_probs, target, weight, ignore_index, reduction)
-
-# %% ../nbs/05_cross_entropy.ipynb #17628ccc
-def _class_weighted(x, weight, cd:int):
-    "`x` times each class's weight along the class dimension `cd` (`x` itself without weights)."
-    if weight is None: return x
-    shape = [1] * x.dim(); shape[cd] = -1
-    return x * weight.to(x.dtype).view(shape)
-
-def _smoothing_term(log_probs, target, weight, ignore_index:int, reduction:str):
-    "The label-smoothing part of cross-entropy: minus the (weighted) sum of all log-probabilities of each sample."
-    cd = _class_dim(log_probs)
-    keep, _, w = _target_weights(target, weight, ignore_index, log_probs.dtype)
-    smooth = torch.where(keep, -_class_weighted(log_probs, weight, cd).sum(cd), torch.zeros((), dtype=log_probs.dtype))
-    return _reduce(smooth, reduction, w.sum())
-
-def _soft_target_loss(log_probs, target, weight, reduction:str, label_smoothing:float):
-    "Cross-entropy against a probability distribution per sample."
-    cd = _class_dim(log_probs)
-    if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / log_probs.shape[cd]
-    return _reduce(-_class_weighted(log_probs * target.to(log_probs.dtype), weight, cd).sum(cd), reduction)
-
-# %% ../nbs/05_cross_entropy.ipynb #c00922ad
-def cross_entropy(logits:torch.Tensor,  # raw scores (no softmax!), classes along dim 1 (or dim 0 for one sample)
-                  target:torch.Tensor,  # class indices (the shape of `logits` without its class dim), or probabilities (its shape)
-                  weight:torch.Tensor|None=None,  # optional weight per class
-                  ignore_index:int=-100,  # class-index targets with this value count for nothing
-                  reduction:str='mean',  # 'mean', 'sum' or 'none'
-                  label_smoothing:float=0.):  # share of the target's probability spread evenly over all classes
-    "Log-softmax of the logits followed by NLL, with optional class weights, label smoothing and probability targets."
-    _check_ce_args(logits, target, weight, ignore_index, reduction, label_smoothing)  # argument checks: see the appendix
-    log_probs = log_softmax(logits, _class_dim(logits))
-    if target.is_floating_point(): return _soft_target_loss(log_probs, target, weight, reduction, label_smoothing)
-    loss = _nll(log_probs, target, weight, ignore_index, reduction)
-    if label_smoothing == 0: return loss
-    n_classes = logits.shape[_class_dim(logits)]
-    return (1 - label_smoothing) * loss + label_smoothing / n_classes * _smoothing_term(log_probs, target, weight, ignore_index, reduction)
 
 # %% ../nbs/05_cross_entropy.ipynb #34e03c3e
 class _BinaryCrossEntropy(torch.autograd.Function):
@@ -246,7 +174,7 @@ class Interpretation:
 # %% ../nbs/05_cross_entropy.ipynb #c7e92c84
 @patch
 def plot_top_losses(self:Interpretation, k:int=9, ncols:int=3, image_shape=(28, 28)):
-    "Show the `k` inputs with the highest loss, titled predicted / actual / loss / probability of the actual class."
+    "Show the `k` inputs with the highest loss, titled predicted / actual / loss / probability of the prediction (fastai's layout)."
     import matplotlib.pyplot as plt
     _check_top_losses(self, k, ncols, image_shape)  # argument checks: see the appendix
     losses, idxs = self.top_losses(k)
@@ -257,8 +185,9 @@ def plot_top_losses(self:Interpretation, k:int=9, ncols:int=3, image_shape=(28, 
     for i, (ax, idx, loss) in enumerate(zip(axs.flat, idxs, losses)):
         actual = int(self.targets[idx])
         ax.imshow(self.inputs[idx].reshape(image_shape).cpu().numpy(), cmap="gray_r")
-        ax.set_title(f"{self.vocab[int(self.preds[idx])]}/{self.vocab[actual]} / {loss:.2f} / {probs[i, actual]:.2f}", fontsize=9)
-    fig.suptitle('predicted / actual / loss / probability of actual'); fig.tight_layout()
+        pred = int(self.preds[idx])
+        ax.set_title(f"{self.vocab[pred]}/{self.vocab[actual]} / {loss:.2f} / {probs[i, pred]:.2f}", fontsize=9)
+    fig.suptitle('predicted / actual / loss / probability of the prediction'); fig.tight_layout()
     return fig
 
 # %% ../nbs/05_cross_entropy.ipynb #d996b9e2
@@ -269,6 +198,78 @@ def softmax_with_temperature(logits,  # a few raw scores, one per class
     x = _check_temperature_args(logits, temperature, target)  # argument checks (and the logits as a tensor): see the appendix
     z = x / temperature
     return softmax(z).numpy(), -log_softmax(z)[target].item()
+
+# %% ../nbs/05_cross_entropy.ipynb #863ece78
+_REDUCTIONS = ('mean', 'sum', 'none')
+
+def _class_dim(x) -> int:
+    "Where the classes are: dim 1, or dim 0 for a single sample."
+    return 1 if x.dim() > 1 else 0
+
+def _reduce(loss, reduction:str, total=None):
+    "Apply `reduction`; 'mean' divides by `total` when it is given."
+    if reduction == 'none': return loss
+    if reduction == 'sum': return loss.sum()
+    return loss.sum() / total if total is not None else loss.mean()
+
+def _target_weights(target, weight, ignore_index:int, dtype):
+    "Which targets count, their class indices (0 where ignored), and each target's weight (0 where ignored)."
+    keep = target != ignore_index
+    index = torch.where(keep, target, 0).long()
+    w = keep.to(dtype) if weight is None else weight.to(dtype)[index] * keep
+    return keep, index, w
+
+def _nll(log_probs, target, weight, ignore_index:int, reduction:str):
+    "NLL without checks: minus the log-probability looked up at each target, weighted."
+    lp = log_probs.movedim(1, -1) if log_probs.dim() > 1 else log_probs
+    keep, index, w = _target_weights(target, weight, ignore_index, lp.dtype)
+    picked = lp.gather(-1, index.unsqueeze(-1)).squeeze(-1)
+    return _reduce(torch.where(keep, -picked * w, torch.zeros_like(picked)), reduction, w.sum())
+
+def nll_loss(log_probs:torch.Tensor,  # log-probabilities, classes along dim 1 (or dim 0 for one sample)
+             target:torch.Tensor,  # class indices, the shape of `log_probs` without its class dim
+             weight:torch.Tensor|None=None,  # optional weight per class
+             ignore_index:int=-100,  # targets with this value count for nothing
+             reduction:str='mean'):  # 'mean', 'sum' or 'none'
+    "Negative log-likelihood: minus the log-probability of each target class, looked up by indexing."
+    _check_nll_args(log_probs, target, weight, ignore_index, reduction)  # argument checks: see the appendix
+    return _nll(log_probs, target, weight, ignore_index, reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #17628ccc
+def _class_weighted(x, weight, cd:int):
+    "`x` times each class's weight along the class dimension `cd` (`x` itself without weights)."
+    if weight is None: return x
+    shape = [1] * x.dim(); shape[cd] = -1
+    return x * weight.to(x.dtype).view(shape)
+
+def _smoothing_term(log_probs, target, weight, ignore_index:int, reduction:str):
+    "The label-smoothing part of cross-entropy: minus the (weighted) sum of all log-probabilities of each sample."
+    cd = _class_dim(log_probs)
+    keep, _, w = _target_weights(target, weight, ignore_index, log_probs.dtype)
+    smooth = torch.where(keep, -_class_weighted(log_probs, weight, cd).sum(cd), torch.zeros((), dtype=log_probs.dtype))
+    return _reduce(smooth, reduction, w.sum())
+
+def _soft_target_loss(log_probs, target, weight, reduction:str, label_smoothing:float):
+    "Cross-entropy against a probability distribution per sample."
+    cd = _class_dim(log_probs)
+    if label_smoothing > 0: target = target * (1 - label_smoothing) + label_smoothing / log_probs.shape[cd]
+    return _reduce(-_class_weighted(log_probs * target.to(log_probs.dtype), weight, cd).sum(cd), reduction)
+
+# %% ../nbs/05_cross_entropy.ipynb #c00922ad
+def cross_entropy(logits:torch.Tensor,  # raw scores (no softmax!), classes along dim 1 (or dim 0 for one sample)
+                  target:torch.Tensor,  # class indices (the shape of `logits` without its class dim), or probabilities (its shape)
+                  weight:torch.Tensor|None=None,  # optional weight per class
+                  ignore_index:int=-100,  # class-index targets with this value count for nothing
+                  reduction:str='mean',  # 'mean', 'sum' or 'none'
+                  label_smoothing:float=0.):  # share of the target's probability spread evenly over all classes
+    "Log-softmax of the logits followed by NLL, with optional class weights, label smoothing and probability targets."
+    _check_ce_args(logits, target, weight, ignore_index, reduction, label_smoothing)  # argument checks: see the appendix
+    log_probs = log_softmax(logits, _class_dim(logits))
+    if target.is_floating_point(): return _soft_target_loss(log_probs, target, weight, reduction, label_smoothing)
+    loss = _nll(log_probs, target, weight, ignore_index, reduction)
+    if label_smoothing == 0: return loss
+    n_classes = logits.shape[_class_dim(logits)]
+    return (1 - label_smoothing) * loss + label_smoothing / n_classes * _smoothing_term(log_probs, target, weight, ignore_index, reduction)
 
 # %% ../nbs/05_cross_entropy.ipynb #23794e7a
 _MODEL_CAUSE = ("a model's outputs turn NaN or infinite when training diverges (try a lower learning rate) "
@@ -593,7 +594,7 @@ def update(self:SoftmaxExplorer, change=None):
         bar.set_height(p if ok else 0.); bar.set_color('tab:orange' if i == target else 'tab:blue')
         value.set_position((i, p if ok else 0.)); value.set_text(f'{p:.2f}' if ok else '')
     self.ax.set_title(f"cross-entropy for {self.classes[target]}: {self.loss:.3f}" if ok else "diverged: no finite probabilities")
-    if ok: self.label.value = (f"temperature {temperature:.3g}: p({self.classes[target]}) = {self.probs[target]:.3g}"
+    if ok: self.label.value = (f"temperature {temperature:.3g}: p({self.classes[target]}) = {self.probs[target]:.3g},"
                                f"<br><b>loss {self.loss:.3f}</b>")
     self.render()
 

@@ -276,6 +276,13 @@ def test_interpretation_and_plots():
     ax = plot_confusion_matrix(interp.confusion_matrix(), interp.vocab)
     assert len(ax.texts) == 9
 
+def test_top_losses_titles_give_the_probability_of_the_prediction():
+    "fastai's layout: predicted/actual / loss / probability of the predicted class (never the actual class's, which is exp(-loss))."
+    logits, targets = torch.tensor([[0., 4., 0.], [4., 0., 0.]]), torch.tensor([0, 0])
+    fig = Interpretation(torch.rand(2, 4), logits, targets, vocab=['a', 'b', 'c']).plot_top_losses(1, ncols=1, image_shape=(2, 2))
+    p_pred, loss = math.exp(4) / (math.exp(4) + 2), math.log(math.exp(4) + 2)
+    assert fig.axes[0].get_title() == f"b/a / {loss:.2f} / {p_pred:.2f}"
+
 # ---------- the softmax explorer and its plain function
 
 def test_softmax_with_temperature():
@@ -298,6 +305,11 @@ def test_softmax_explorer_updates_bars_in_place():
     ex.target_picker.value = 2
     assert ex.loss == pytest.approx(-math.log(ex.probs[2])) and 'bird' in ex.ax.get_title()
     assert ex.bars[2].get_facecolor() != ex.bars[0].get_facecolor()
+
+def test_softmax_explorer_plain_text_keeps_a_separator():
+    "The static copy's one line of text reads as a sentence: the label's line break becomes a comma and a space."
+    text = softmax_explorer()._repr_mimebundle_()['text/plain']
+    assert text == 'SoftmaxExplorer: temperature 1: p(cat) = 0.638, loss 0.449'
 
 def test_softmax_explorer_extremes_stay_finite():
     ex = softmax_explorer()
