@@ -1,123 +1,266 @@
-"""RNN lesson: valid accuracy and training time of each language model, and tokens per second of our LSTM vs nn.LSTM."""
-import argparse, sys, time
+"""RNN lesson: every step of the lesson's story over three seeds, the regularised LSTM's recipe with its seeds' table,
+the ablation of each regulariser, the dropout variants, and tokens per second of our LSTM against nn.LSTM.
+
+    python benchmarks/bench_rnn.py                      # everything (about 25 training runs of the LSTM recipe)
+    python benchmarks/bench_rnn.py --parts recipe       # only some parts: story, recipe, ablation, dropout, speed
+    python benchmarks/bench_rnn.py --workers 2          # runs in parallel processes (times then include the sharing)
+
+Each part stores its runs in benchmarks/rnn_runs.json (what the lesson's notebook prints and plots); the RESULTS.md
+section is rebuilt from that file after every part.
+"""
+import argparse, json, sys, time
+from concurrent.futures import ProcessPoolExecutor
 from functools import partial
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
-import matplotlib
-matplotlib.use('Agg')
 import torch
 import torch.nn.functional as F
+from torch import nn
+
 from results import write_section, median_time
-from lessonlib.data import DataLoaders, TensorLoader, human_numbers, set_seed
+from lessonlib.data import DataLoaders, TensorLoader, human_numbers, set_seed, SEEDS
 from lessonlib.sgd import Learner, accuracy
 from lessonlib.optimizers import fit_one_cycle
-from lessonlib.rnn import (ARTARCallback, LMDataLoader, LSTM, LSTMLM, RegularisedLM, ResetStateCallback, SequenceLM,
-                           StatefulLM, ThreeWordLM, human_numbers_lm, lm_loss, make_vocab, numericalize, word_windows,
+from lessonlib.rnn import (LMDataLoader, LSTM, LSTMLM, REGULARISED, ResetStateCallback, SequenceLM, StatefulLM, ThreeWordLM,
+                           decay_groups, fit_regularised, lm_loss, make_vocab, numericalize, regularised_learner, word_windows,
                            wrong_predictions)
 
-def train(dls, model, loss, n_epoch, lr, cbs=(), opt_func=torch.optim.Adam):
-    "One-cycle training; the final valid accuracy and the seconds it took."
-    learn = Learner(dls, model, loss, opt_func=opt_func, metrics=[accuracy], cbs=list(cbs), progress=False)
-    start = time.perf_counter(); fit_one_cycle(learn, n_epoch, lr); secs = time.perf_counter() - start
-    return learn.recorder.history.accuracy.iloc[-1], secs
+RUNS = Path(__file__).with_name('rnn_runs.json')
 
-def three_word():
-    "The three-word model on windows read in order."
+
+# every ablation changes entries of lessonlib.rnn.REGULARISED, the recipe
+ABLATION = {'full recipe': {}, 'no dropout': dict(p_out=0.), 'no AR': dict(alpha=0.), 'no TAR': dict(beta=0.),
+            'no weight decay': dict(weight_decay=0.), 'no weight tying': dict(tie_weights=False),
+            'none of them': dict(p_out=0., alpha=0., beta=0., weight_decay=0., tie_weights=False)}
+
+DROPOUT = {'per-step dropout 0.4 (recipe)': {}, 'locked dropout 0.4': dict(locked=True),
+           'weight dropout 0.2 + per-step 0.4': dict(p_weight=0.2)}
+
+def _data():
+    "Training and validation token streams, and the vocabulary."
     tr, va = human_numbers(); vocab = make_vocab(tr)
-    dls3 = DataLoaders(TensorLoader(*word_windows(numericalize(tr, vocab)), bs=64, device='cpu'),
-                       TensorLoader(*word_windows(numericalize(va, vocab)), bs=128, device='cpu'))
-    set_seed(42); return train(dls3, ThreeWordLM(len(vocab), 64), F.cross_entropy, 4, 3e-3)
+    return numericalize(tr, vocab), numericalize(va, vocab), vocab
 
-def stateful_last():
-    "The stateful model on language-model batches of three words, predicting the word after them."
-    dls, vocab = human_numbers_lm(bs=64, seq_len=3, last_only=True, device='cpu')
-    set_seed(42); return train(dls, StatefulLM(len(vocab), 64), F.cross_entropy, 8, 3e-3, [ResetStateCallback()])
+def regularised(seed:int, **changes) -> dict:
+    "Train the recipe with `changes` at `seed`: final accuracy, seconds, accuracy after each epoch, and the mistakes."
+    torch.set_num_threads(1)
+    learn = regularised_learner(seed, **changes)
+    start = time.perf_counter(); fit_regularised(learn); secs = time.perf_counter() - start
+    accs = [round(float(a), 4) for a in learn.recorder.history.accuracy]
+    _, valid_ids, vocab = _data()
+    wrong = wrong_predictions(learn.model, valid_ids, vocab)
+    nines = int(wrong[(wrong.after == '.') & (wrong.actual == 'nine')]['count'].sum())
+    return dict(seed=seed, accuracy=accs[-1], seconds=round(secs, 1), epochs=accs, mistakes=int(wrong['count'].sum()), nine_mistakes=nines)
 
-def every_word(n_layers=1, epochs=15, lr=3e-3):
-    "The stateful RNN predicting every word, with `n_layers` stacked loops."
-    dls, vocab = human_numbers_lm(bs=64, seq_len=16, device='cpu')
-    set_seed(42); return train(dls, SequenceLM(len(vocab), 64, n_layers), lm_loss, epochs, lr, [ResetStateCallback()])
+# ---------- the story: each step of the lesson, three seeds
 
-def lstm2(lstm='torch'):
-    "The plain two-layer LSTM language model."
-    dls, vocab = human_numbers_lm(bs=64, seq_len=16, device='cpu')
-    set_seed(42); return train(dls, LSTMLM(len(vocab), 128, 2, lstm=lstm), lm_loss, 15, 3e-3, [ResetStateCallback()],
-                               partial(torch.optim.AdamW, weight_decay=0.1))
+def _fit(dls, model, loss, epochs, lr, cbs=()):
+    learn = Learner(dls, model, loss, opt_func=torch.optim.Adam, metrics=[accuracy], cbs=list(cbs), silent=True)
+    start = time.perf_counter(); fit_one_cycle(learn, epochs, lr)
+    return float(learn.recorder.history.accuracy.iloc[-1]), time.perf_counter() - start
 
-REG = dict(n_hidden=128, seq_len=32, bs=16, epochs=40, lr=1e-2, wd=0.1, p_in=0.1, p_hidden=0.2, p_out=0.3, alpha=2., beta=1.)
-
-def regularised(lstm='torch', seed=42, **kw):
-    "The regularised LSTM with the recipe `REG`, optionally overridden: valid accuracy, seconds, and the model."
-    c = {**REG, **kw}
-    dls, vocab = human_numbers_lm(bs=c['bs'], seq_len=c['seq_len'], device='cpu')
+def story_step(name:str, seed:int) -> dict:
+    "One step of the lesson at one seed, with the notebook's settings: valid accuracy and seconds."
+    torch.set_num_threads(1)
+    train_ids, valid_ids, vocab = _data()
+    lm = lambda seq_len, last_only=False: DataLoaders(LMDataLoader(train_ids, 64, seq_len, last_only, 'cpu'),
+                                                      LMDataLoader(valid_ids, 64, seq_len, last_only, 'cpu'))
     set_seed(seed)
-    model = RegularisedLM(len(vocab), c['n_hidden'], 2, c['p_in'], c['p_hidden'], c['p_out'], tie_weights=True, lstm=lstm)
-    acc, secs = train(dls, model, lm_loss, c['epochs'], c['lr'], [ResetStateCallback(), ARTARCallback(c['alpha'], c['beta'])],
-                      partial(torch.optim.AdamW, weight_decay=c['wd']))
-    return acc, secs, model
+    if name == 'three words (shuffled windows)':
+        dls = DataLoaders(TensorLoader(*word_windows(train_ids), bs=64, shuffle=True, device='cpu'),
+                          TensorLoader(*word_windows(valid_ids), bs=128, device='cpu'))
+        acc, secs = _fit(dls, ThreeWordLM(len(vocab), 64), F.cross_entropy, 4, 3e-3)
+    elif name == 'three words, no state (LM batches)':
+        acc, secs = _fit(lm(3, True), ThreeWordLM(len(vocab), 64), F.cross_entropy, 8, 3e-3)
+    elif name == 'stateful, last word':
+        acc, secs = _fit(lm(3, True), StatefulLM(len(vocab), 64), F.cross_entropy, 8, 3e-3, [ResetStateCallback()])
+    elif name.startswith('RNN, every word'):
+        n_layers = 2 if '2 layers' in name else 1
+        acc, secs = _fit(lm(16), SequenceLM(len(vocab), 64, n_layers), lm_loss, 15, 3e-3, [ResetStateCallback()])
+    elif name == 'LSTM, 2 layers':
+        acc, secs = _fit(lm(16), LSTMLM(len(vocab), LSTM_NH, 2, lstm='torch'), lm_loss, LSTM_EPOCHS, LSTM_LR, [ResetStateCallback()])
+    elif name == 'regularised LSTM': r = regularised(seed); acc, secs = r['accuracy'], r['seconds']
+    else: raise ValueError(f"no step named {name!r}")
+    return dict(seed=seed, accuracy=round(acc, 4), seconds=round(secs, 1))
 
-def nine_thousand_share(model):
-    "Mistakes on the validation stream, and the share of them that miss the 'nine' starting a number in the nine-thousands."
-    train_tokens, valid_tokens = human_numbers(); vocab = make_vocab(train_tokens)
-    wrong = wrong_predictions(model, numericalize(valid_tokens, vocab), vocab)
-    nines = wrong[(wrong.after == '.') & (wrong.actual == 'nine')]['count'].sum()
-    return int(wrong['count'].sum()), nines / wrong['count'].sum()
+LSTM_NH, LSTM_EPOCHS, LSTM_LR = 64, 20, 1e-2  # the notebook's two-layer LSTM
+STORY = ['three words (shuffled windows)', 'three words, no state (LM batches)', 'stateful, last word', 'RNN, every word, 1 layer',
+         'RNN, every word, 2 layers', 'LSTM, 2 layers']
+
+# ---------- speed
 
 def tokens_per_second(bs=64, seq_len=32, nh=128, n_layers=2):
     "Training tokens per second (forward + backward) of our LSTM and nn.LSTM of the same size, timed side by side."
-    set_seed(0)
-    theirs = torch.nn.LSTM(nh, nh, n_layers, batch_first=True); ours = LSTM.from_torch(theirs)
+    torch.set_num_threads(1); set_seed(0)
+    theirs = nn.LSTM(nh, nh, n_layers, batch_first=True); ours = LSTM.from_torch(theirs)
     x = torch.randn(bs, seq_len, nh)
     def step(m): m.zero_grad(); m(x)[0].pow(2).mean().backward()
     t_ours, t_theirs = median_time(lambda: step(ours), 9, 2), median_time(lambda: step(theirs), 9, 2)
-    return bs * seq_len / t_ours, bs * seq_len / t_theirs
+    return dict(ours=round(bs * seq_len / t_ours), torch=round(bs * seq_len / t_theirs))
+
+def plain_reference(seed:int) -> dict:
+    "The recipe written in plain PyTorch (nn.LSTM, torch.optim.AdamW, OneCycleLR, a hand loop): accuracy and seconds."
+    torch.set_num_threads(1)
+    train_ids, valid_ids, vocab = _data()
+    c = REGULARISED
+    train, valid = LMDataLoader(train_ids, c['bs'], c['seq_len'], device='cpu'), LMDataLoader(valid_ids, c['bs'], c['seq_len'], device='cpu')
+    set_seed(seed)
+    emb, rnn, out = nn.Embedding(len(vocab), c['n_hidden']), nn.LSTM(c['n_hidden'], c['n_hidden'], 2, batch_first=True), nn.Linear(c['n_hidden'], len(vocab))
+    out.weight = emb.weight
+    params = list(emb.parameters()) + list(rnn.parameters()) + [out.bias]
+    opt = torch.optim.AdamW(decay_groups(params, c['weight_decay']), lr=c['lr'], betas=c['betas'], eps=c['eps'])
+    sched = torch.optim.lr_scheduler.OneCycleLR(opt, c['lr'], total_steps=c['epochs'] * len(train), pct_start=c['pct_start'])
+    drop, state = nn.Dropout(c['p_out']), None
+    start = time.perf_counter()
+    for epoch in range(c['epochs']):
+        for m in (emb, rnn, out, drop): m.train()
+        for x, y in train:
+            raw, state = rnn(emb(x), state); state = tuple(s.detach() for s in state)
+            dropped = drop(raw)
+            loss = F.cross_entropy(out(dropped).flatten(0, 1), y.flatten())
+            loss = loss + c['alpha'] * dropped.pow(2).mean() + c['beta'] * (raw[:, 1:] - raw[:, :-1]).pow(2).mean()
+            opt.zero_grad(); loss.backward(); opt.step(); sched.step()
+        for m in (emb, rnn, out, drop): m.eval()
+        right = total = 0
+        with torch.no_grad():
+            for x, y in valid:
+                raw, state = rnn(emb(x), state)
+                right += (out(raw).argmax(-1) == y).sum().item(); total += y.numel()
+    return dict(seed=seed, accuracy=round(right / total, 4), seconds=round(time.perf_counter() - start, 1))
+
+# ---------- running and recording
+
+def _run_jobs(jobs:list, workers:int) -> list:
+    "Run (function, args, kwargs) jobs, in `workers` processes if more than one."
+    if workers <= 1: return [f(*a, **k) for f, a, k in jobs]
+    with ProcessPoolExecutor(workers) as ex: return list(ex.map(_call, jobs))
+
+def _call(job): f, a, k = job; return f(*a, **k)
+
+def load_runs() -> dict:
+    "What the benchmark stored so far."
+    return json.loads(RUNS.read_text()) if RUNS.exists() else {}
+
+def save_part(key:str, value):
+    runs = load_runs(); runs[key] = value
+    RUNS.write_text(json.dumps(runs, indent=1) + '\n')
+
+def run_part(part:str, workers:int):
+    "Run one part and store it."
+    seeds = list(SEEDS)
+    if part == 'story':
+        names = STORY + ['regularised LSTM']
+        jobs = [(story_step, (n, s), {}) for n in STORY for s in seeds]
+        results = _run_jobs(jobs, workers)
+        story = {n: [r for (_, (m, _), _), r in zip(jobs, results) if m == n] for n in STORY}
+        recipe = load_runs().get('recipe', {}).get('runs')
+        if recipe: story['regularised LSTM'] = [dict(seed=r['seed'], accuracy=r['accuracy'], seconds=r['seconds']) for r in recipe]
+        save_part('story', {n: story[n] for n in names if n in story})
+    elif part == 'recipe':
+        runs = _run_jobs([(regularised, (s,), {}) for s in seeds], workers)
+        ref = _run_jobs([(plain_reference, (s,), {}) for s in seeds[:1]], 1)
+        save_part('recipe', dict(settings=REGULARISED, runs=runs, plain_pytorch=ref))
+    elif part in ('ablation', 'dropout'):
+        variants = ABLATION if part == 'ablation' else DROPOUT
+        have = {v['name']: v for v in load_runs().get(part, [])}
+        recipe = load_runs().get('recipe', {}).get('runs')
+        jobs = [(regularised, (s,), ch) for name, ch in variants.items() for s in seeds if not (ch == {} and recipe)]
+        results = iter(_run_jobs(jobs, workers))
+        out = []
+        for name, ch in variants.items():
+            rs = recipe if (ch == {} and recipe) else [next(results) for _ in seeds]
+            out.append(dict(name=name, changes=ch, runs=[{k: r[k] for k in ('seed', 'accuracy', 'seconds', 'nine_mistakes')} for r in rs]))
+        save_part(part, out)
+    elif part == 'speed': save_part('speed', tokens_per_second())
+    else: raise SystemExit(f"unknown part {part!r}")
+
+EXPLORATION = """### How the recipe was found (exploration, one seed each unless said)
+
+The recipe handed over with issue 14 (2 x 128 `nn.LSTM`, tied, dropout 0.4 on the output, AR 2 / TAR 1, AdamW weight decay 0.1
+on the matrices, betas (0.9, 0.99), eps 1e-5, 40 epochs of one-cycle at 2e-3, 64 sub-streams of 32 tokens, state kept) did not
+reproduce its quoted 0.951 at seed 0 here: **0.867** with the lesson's pieces and **0.866** written in plain PyTorch (the two agree,
+and took the same time side by side). Its accuracy peaks near the top of the learning-rate schedule (about 0.90) and slides back
+during the annealing: the model never learns to say "nine" after a dot in the nine-thousands. One change at a time from there,
+seed 0, 40 epochs unless said: learning rate 1e-2: 0.828; dropout 0.1/0.2/0.3 in, between and out (the lesson's earlier recipe):
+0.852; weight dropout 0.3 on the hidden-to-hidden weights: 0.861; whole-word dropout 0.1: 0.816; a small (Linear-like) init of the
+tied embedding: 0.807; weight decay 1.0: 0.899; batches of 32 rows: 0.913 (peak 0.940 at epoch 8); batches of 16: 0.908. Then,
+batches of 32 and 20 epochs: weight decay 0.1: 0.891; 1.0: 0.938, 0.928, 0.924 (seeds 0, 1, 2); **3.0: 0.965, 0.965, 0.960**;
+and 3.0 with batches of 64 (30 epochs): 0.930. What mattered: strong decoupled weight decay (it holds the rule that generalises to
+the unseen nine-thousands instead of letting the annealing phase memorise it away) and more, smaller steps; a shorter schedule
+halves the time. The earlier recipe of the lesson (batches of 16, lr 1e-2, dropout 0.1/0.2/0.3, decay 0.1 on every parameter,
+40 epochs) gave 0.906, 0.920 and 0.949 for seeds 0, 1 and 42 in the previous round's benchmark.
+"""
+
+def _mean_std(xs):
+    xs = [float(x) for x in xs]; m = sum(xs) / len(xs)
+    return m, (sum((x - m) ** 2 for x in xs) / (len(xs) - 1)) ** 0.5 if len(xs) > 1 else 0.
+
+def write_results():
+    "Rebuild the RNN section of RESULTS.md from rnn_runs.json."
+    runs = load_runs()
+    parts = ["## RNN lesson: human-numbers language models (issues 12 and 14)\n",
+             "Written by `benchmarks/bench_rnn.py` from `benchmarks/rnn_runs.json` (one torch thread per run; seeds "
+             f"{', '.join(map(str, SEEDS))}). Accuracies are on the validation stream (the numbers from 8,085 up) at the last epoch.\n"]
+    if 'recipe' in runs:
+        rec = runs['recipe']; accs = sorted(r['accuracy'] for r in rec['runs'])
+        median, worst, slowest = accs[len(accs) // 2], accs[0], max(r['seconds'] for r in rec['runs'])
+        ok = median >= 0.955 and worst >= 0.945 and slowest <= 60
+        s = rec['settings']
+        rows = '\n'.join(f"| {r['seed']} | **{r['accuracy']:.4f}** | {r['seconds']:.1f} s | {r['mistakes']} | {r['nine_mistakes']} |" for r in rec['runs'])
+        ref = rec.get('plain_pytorch') or []
+        ref_txt = ''.join(f" The same recipe in plain PyTorch (hand loop, `torch.optim.AdamW`, `OneCycleLR`) gave {r['accuracy']:.4f} "
+                          f"in {r['seconds']:.1f} s at seed {r['seed']}, in the same conditions." for r in ref)
+        parts.append(f"""### The regularised LSTM: seeds
+
+Recipe: `RegularisedLM` with `nn.LSTM`, {s['n_layers']} x {s['n_hidden']}, tied embedding, dropout {s['p_out']} on the LSTM output,
+AR {s['alpha']} / TAR {s['beta']}, lessonlib's `AdamW` with weight decay {s['weight_decay']} on the matrices only, betas {tuple(s['betas'])}, eps {s['eps']},
+{s['epochs']} epochs of `fit_one_cycle` at lr {s['lr']} ({s['pct_start']:.0%} warm-up), {s['bs']} sub-streams per batch, sequences of {s['seq_len']},
+the hidden state kept across batches and through validation.
+
+| seed | valid accuracy | training time | mistakes | of them, 'nine' starting a nine-thousand |
+|---|---|---|---|---|
+{rows}
+
+Median **{median:.4f}**, worst {worst:.4f}, slowest run {slowest:.1f} s (target: median >= 0.955, every seed >= 0.945, each
+run <= 60 s on a quiet machine): **{'met' if ok else 'not met'}**.{ref_txt}
+""")
+    parts.append(EXPLORATION)
+    for key, title in (('ablation', 'Ablation: each regulariser removed in turn'), ('dropout', 'Dropout variants')):
+        if key not in runs: continue
+        rows = []
+        for v in runs[key]:
+            m, sd = _mean_std([r['accuracy'] for r in v['runs']])
+            rows.append(f"| {v['name']} | {' | '.join(format(r['accuracy'], '.4f') for r in v['runs'])} | **{m:.4f}** | {sd:.4f} |")
+        parts.append(f"### {title}\n\n| variant | {' | '.join(f'seed {s}' for s in SEEDS)} | mean | std |\n|---|{'---|' * (len(SEEDS) + 2)}\n" + '\n'.join(rows) + '\n')
+    if 'story' in runs:
+        rows = []
+        for name, rs in runs['story'].items():
+            m, sd = _mean_std([r['accuracy'] for r in rs]); t, _ = _mean_std([r['seconds'] for r in rs])
+            rows.append(f"| {name} | **{m:.4f}** | {sd:.4f} | {t:.1f} s |")
+        parts.append("### Every step of the lesson (the notebook's settings)\n\n| step | mean accuracy | std | mean time |\n|---|---|---|---|\n" + '\n'.join(rows) + '\n')
+    if 'speed' in runs:
+        sp = runs['speed']
+        parts.append(f"""### Our LSTM against nn.LSTM
+
+Forward + backward of a 2 x 128 LSTM on batches of 64 x 32 tokens: ours (a Python loop over `LSTMCell`s) **{sp['ours']:,} tokens/s**,
+`nn.LSTM` **{sp['torch']:,} tokens/s**: nn.LSTM is **{sp['torch'] / sp['ours']:.2f}x** faster, which is why the long runs use it.
+""")
+    headline = None
+    if 'recipe' in runs:
+        accs = sorted(r['accuracy'] for r in runs['recipe']['runs'])
+        headline = f"regularised LSTM: median {accs[len(accs) // 2]:.3f} over seeds {', '.join(map(str, SEEDS))} (worst {accs[0]:.3f}; target median >= 0.955, each >= 0.945)"
+    write_section('rnn', '\n'.join(parts), headline=headline, lesson='rnn')
 
 def main():
-    parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument('--threads', type=int, default=1, help='torch threads (1 is fastest for these small models on a busy CPU)')
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument('--parts', default='recipe,ablation,dropout,story,speed', help='comma-separated: recipe, ablation, dropout, story, speed')
+    parser.add_argument('--workers', type=int, default=1, help='parallel processes (1 for timings on a quiet machine)')
+    parser.add_argument('--no-write', action='store_true', help='do not rewrite RESULTS.md')
     args = parser.parse_args()
-    torch.set_num_threads(args.threads)
-    results = {}
-    for name, f in [('three', three_word), ('stateful', stateful_last), ('every', every_word),
-                    ('rnn2', partial(every_word, 2)), ('lstm2', lstm2), ('reg', regularised)]:
-        results[name] = f(); print(name, f'{results[name][0]:.3f} in {results[name][1]:.1f}s', flush=True)
-    n_wrong, nine_share = nine_thousand_share(results['reg'][2])
-    other_seeds = [regularised(seed=s)[0] for s in (0, 1)]
-    print(f'reg: {n_wrong} mistakes, {nine_share:.0%} of them the nine-thousands; seeds 0, 1: {other_seeds}', flush=True)
-    spread = sorted(other_seeds + [results['reg'][0]])
-    ours_tps, torch_tps = tokens_per_second()
-    print(f'tokens/s: ours {ours_tps:,.0f}, nn.LSTM {torch_tps:,.0f}, ratio {torch_tps / ours_tps:.2f}', flush=True)
-    row = lambda k: f'**{results[k][0]:.3f}** | {results[k][1]:.1f} s'
-    c = REG
-    write_section('rnn', f"""## RNN lesson: human-numbers language models (issue 7)
-
-Seeded runs of `benchmarks/bench_rnn.py` (torch threads: {args.threads}); valid accuracy at the last epoch,
-one-cycle (`fit_one_cycle`) with Adam/AdamW, training time of the whole run on this CPU:
-
-| model | recipe | valid accuracy | time | target |
-|---|---|---|---|---|
-| baseline: always '.' | — | 0.152 | — | — |
-| three words in, one out (`ThreeWordLM`, 64 hidden) | windows read in order, bs 64, 4 epochs, lr 3e-3 | {row('three')} | ≥ 0.47 |
-| stateful, three words, last word (`StatefulLM`) | LM batches, seq 3, 8 epochs, lr 3e-3 | {row('stateful')} | — |
-| stateful, every word (`SequenceLM`, 1 layer) | seq 16, 15 epochs, lr 3e-3 | {row('every')} | ≥ 0.62 |
-| two stacked RNN layers (`SequenceLM`, 2 layers) | seq 16, 15 epochs, lr 3e-3 | {row('rnn2')} | — (hardly better than one layer: the lesson's point) |
-| two-layer LSTM (`LSTMLM`, 128 hidden, nn.LSTM) | seq 16, AdamW wd 0.1, 15 epochs, lr 3e-3 | {row('lstm2')} | ≥ 0.76 |
-| regularised LSTM (`RegularisedLM`, nn.LSTM) | hidden {c['n_hidden']}, seq {c['seq_len']}, bs {c['bs']}, dropout {c['p_in']}/{c['p_hidden']}/{c['p_out']}, AR {c['alpha']} TAR {c['beta']}, tied, AdamW wd {c['wd']}, {c['epochs']} epochs, lr {c['lr']} | {row('reg')} | ≥ 0.94 in ≤ 3 min |
-
-The regularised recipe is the best of about twenty we tried (batches of 8, 16, 32 and 64; 40, 60 and 80 epochs; learning
-rates 3e-3 to 2e-2; weight decay 0.01 to 0.3; lighter and heavier dropout; AR/TAR halved; 192 and 256 hidden units;
-sequences of 64; dropping whole words). It is sensitive to the seed: three seeds (42, 0 and 1) give
-{spread[0]:.3f}, {spread[1]:.3f} and {spread[2]:.3f}. The reason is in its mistakes (`wrong_predictions` on the validation stream):
-of its {n_wrong} wrong guesses, **{nine_share:.0%}** are the word after a dot in the nine-thousands, where the model should say
-'nine' and starts the number with its hundreds instead. The training stream ends at eight thousand, so 'nine' has never
-been said as a thousand; whether the model generalises its copy-the-thousand rule to it varies from seed to seed.
-
-Training speed, forward + backward of a 2-layer LSTM with 128 hidden units on batches of 64 x 32 tokens:
-our `LSTM` (Python loop over `LSTMCell`s) **{ours_tps:,.0f} tokens/s**, `nn.LSTM` **{torch_tps:,.0f} tokens/s**:
-nn.LSTM is **{torch_tps / ours_tps:.2f}x** faster, which is why the long runs use it (`lstm='torch'`, a drop-in).""",
-                  headline=f"valid accuracy: three-word {results['three'][0]:.3f} (target ≥ 0.47), stateful every-word "
-                           f"{results['every'][0]:.3f} (≥ 0.62), two-layer LSTM {results['lstm2'][0]:.3f} (≥ 0.76, fastbook 0.758), "
-                           f"regularised LSTM {results['reg'][0]:.3f} (target ≥ 0.94; {spread[0]:.3f} to {spread[-1]:.3f} over three seeds)", lesson='rnn')
+    for part in args.parts.split(','):
+        start = time.perf_counter(); run_part(part.strip(), args.workers)
+        print(f"{part}: done in {time.perf_counter() - start:.0f} s", flush=True)
+        if not args.no_write: write_results()
 
 if __name__ == '__main__':
     main()

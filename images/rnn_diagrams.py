@@ -54,20 +54,38 @@ def loop():
     return fig
 
 def lstm_cell():
-    "An LSTM cell: four gates from [input, h], the cell state c carried along the top."
-    fig, ax = plt.subplots(figsize=(7, 3.4))
-    ax.annotate('', xy=(6.6, 3), xytext=(0.2, 3), arrowprops=dict(arrowstyle='-|>', color='k', lw=2))
-    ax.text(0.2, 3.2, 'cell state c (memory)', fontsize=9)
-    ax.annotate('', xy=(6.6, 0.2), xytext=(0.2, 0.2), arrowprops=dict(arrowstyle='-|>', color='grey', lw=2))
-    ax.text(0.2, -0.1, 'hidden state h, and the input x, enter here', fontsize=9, color='grey')
-    gates = [('f: forget\nsigmoid', 1.4, 'c * f'), ('i: input\nsigmoid', 2.8, '+ i * g'), ('g: candidate\ntanh', 4.0, ''),
-             ('o: output\nsigmoid', 5.4, 'h = o * tanh(c)')]
+    "An LSTM cell at step t: four gates from x_t and h_(t-1), c carried along the top, h_t and c_t fed back to step t+1."
+    fig, ax = plt.subplots(figsize=(7.6, 4.2))
+    ax.annotate('', xy=(6.7, 3), xytext=(0.5, 3), arrowprops=dict(arrowstyle='-|>', color='k', lw=2))
+    ax.text(-0.1, 2.8, 'c(t-1)', fontsize=9, va='center'); ax.text(6.8, 3.0, 'c(t)', fontsize=9, va='center')
+    ax.text(3.5, 3.15, 'cell state: only multiplied and added elementwise', fontsize=8, ha='center')
+    ax.annotate('', xy=(5.9, 0.2), xytext=(0.5, 0.2), arrowprops=dict(arrowstyle='-', color='grey', lw=2))
+    ax.text(-0.1, 0.4, 'h(t-1)', fontsize=9, va='center', color='grey')
+    ax.annotate('', xy=(1.0, 0.2), xytext=(1.0, -0.5), arrowprops=dict(arrowstyle='-|>', color=COLORS['input'], lw=2))
+    ax.text(1.1, -0.45, 'x(t): the word read', fontsize=9, color=COLORS['input'])
+    gates = [('f: forget\nsigmoid', 1.3, 'c * f'), ('i: input\nsigmoid', 2.6, '+ i * g'), ('g: candidate\ntanh', 3.9, ''),
+             ('o: output\nsigmoid', 5.2, '')]
     for name, x, op in gates:
-        box(ax, x, 1.4, name, COLORS['hidden'], w=1.05, h=0.75)
+        box(ax, x, 1.4, name, COLORS['hidden'], w=1.1, h=0.75)
         ax.annotate('', xy=(x, 1.0), xytext=(x, 0.2), arrowprops=dict(arrowstyle='-', color='grey', lw=1.5))
-        if op: ax.text(x, 2.6 if x < 5 else 2.2, op, ha='center', fontsize=9, color=COLORS['output'])
+        if op: ax.text(x + 0.08, 2.55, op, fontsize=9, color=COLORS['output'])
         if x < 5: ax.annotate('', xy=(x, 2.95), xytext=(x, 1.8), arrowprops=dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5))
-    ax.set(xlim=(0, 6.8), ylim=(-0.3, 3.5)); ax.axis('off')
+    # h(t) = o * tanh(c(t)): leaves to the right, goes up to the prediction and back to the next step
+    ax.plot([6.2, 6.2], [3.0, 1.4], color=COLORS['output'], lw=1.5); ax.plot([5.85, 6.2], [1.4, 1.4], color=COLORS['output'], lw=1.5)
+    ax.annotate('', xy=(6.7, 0.6), xytext=(6.2, 1.4), arrowprops=dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5))
+    ax.text(6.25, 2.2, 'h = o * tanh(c)', fontsize=9, color=COLORS['output'])
+    ax.text(6.8, 0.6, 'h(t)', fontsize=9, va='center')
+    # the recurrence: both states come back as the inputs of step t+1
+    kw = dict(arrowstyle='-|>', color=COLORS['hidden'], lw=1.5, ls='--', connectionstyle='arc3,rad=0.0')
+    ax.plot([7.25, 7.6, 7.6], [3.0, 3.0, 3.75], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.plot([7.6, -0.6, -0.6], [3.75, 3.75, 3.0], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.annotate('', xy=(0.45, 3.0), xytext=(-0.6, 3.0), arrowprops=kw)
+    ax.plot([7.25, 7.6, 7.6], [0.6, 0.6, -0.95], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.plot([7.6, -0.6, -0.6], [-0.95, -0.95, 0.2], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.annotate('', xy=(0.45, 0.2), xytext=(-0.6, 0.2), arrowprops=kw)
+    ax.text(3.5, 3.85, 'c(t) becomes c(t-1) of the next step', fontsize=8, ha='center', color=COLORS['hidden'])
+    ax.text(3.5, -1.2, 'h(t) becomes h(t-1) of the next step (and is the layer\'s output)', fontsize=8, ha='center', color=COLORS['hidden'])
+    ax.set(xlim=(-0.9, 7.9), ylim=(-1.4, 4.1)); ax.axis('off')
     return fig
 
 if __name__ == '__main__':

@@ -8,10 +8,19 @@ from torch.testing import assert_close
 
 from lessonlib.data import DataLoaders, TensorLoader
 from lessonlib.sgd import Callback, Learner, accuracy
-from lessonlib.rnn import (ARTARCallback, Dropout, LMDataLoader, LSTM, LSTMCell, LSTMLM, LoopLM, RegularisedLM,
-                           ResetStateCallback, SequenceLM, StatefulLM, ThreeWordLM, ar_tar_penalty, decode, generate,
-                           generate_text, human_numbers_lm, input_grad_norms, lm_loss, make_lstm, make_vocab,
-                           most_common_baseline, numericalize, word_windows, wrong_predictions)
+from lessonlib.rnn import (ARTARCallback, Dropout, GradientClip, KeepStateCallback, LMDataLoader, LSTM, LSTMCell, LSTMLM,
+                           LockedDropout, LoopLM, REGULARISED, RegularisedLM, ResetStateCallback, SequenceLM, StatefulLM,
+                           ThreeWordLM, WeightDropout, ar_tar_penalty, clip_grad_norm, decay_groups, decode, fit_regularised,
+                           generate, generate_text, human_numbers_lm, input_grad_norms, lm_loss, make_lstm, make_vocab,
+                           most_common_baseline, numericalize, regularised_learner, word_windows, wrong_predictions)
+
+
+@pytest.fixture
+def one_thread():
+    "Small models train fastest on one torch thread (several threads wait on each other, on a busy CPU above all)."
+    n = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
 
 def leaf(t): return t.detach().clone().requires_grad_()
 
@@ -31,7 +40,7 @@ def test_baseline_and_windows():
     ids = torch.arange(11)
     x, y = word_windows(ids, 3)
     assert x.tolist() == [[0, 1, 2], [3, 4, 5], [6, 7, 8]] and y.tolist() == [3, 6, 9]
-    with pytest.raises(ValueError, match='n must be a positive int'): word_windows(ids, 0)
+    with pytest.raises(ValueError, match='n: got 0'): word_windows(ids, 0)
     with pytest.raises(ValueError, match='ids: need more than 3 tokens'): word_windows(torch.arange(3), 3)
 
 # ---------- language-model batches
@@ -56,9 +65,9 @@ def test_lm_batches_last_only_and_errors():
     ids = torch.arange(200)
     for (x, y), (_, y_all) in zip(LMDataLoader(ids, 4, 5, last_only=True, device='cpu'), LMDataLoader(ids, 4, 5, device='cpu')):
         assert torch.equal(y, y_all[:, -1]) and torch.equal(y, x[:, -1] + 1)
-    with pytest.raises(ValueError, match='bs must be a positive int'): LMDataLoader(ids, bs=0)
-    with pytest.raises(ValueError, match='seq_len must be a positive int'): LMDataLoader(ids, seq_len=2.5)
-    with pytest.raises(TypeError, match='ids must be a 1-d int64'): LMDataLoader(ids.float())
+    with pytest.raises(ValueError, match='bs: got 0'): LMDataLoader(ids, bs=0)
+    with pytest.raises(TypeError, match='seq_len: got 2.5'): LMDataLoader(ids, seq_len=2.5)
+    with pytest.raises(TypeError, match='ids: got a tensor'): LMDataLoader(ids.float())
     with pytest.raises(ValueError, match='too few for one batch'): LMDataLoader(ids, bs=64, seq_len=16)
 
 def test_human_numbers_lm():
@@ -79,10 +88,11 @@ def test_loop_equals_three_words_and_sequence_equals_stateful():
     stateful.load_state_dict({k.replace('hidden.0', 'hidden'): v for k, v in seq.state_dict().items()})
     assert_close(seq(x)[:, -1], stateful(x))
     assert_close(seq(x)[:, -1], stateful(x))  # and again with the kept states
-    with pytest.raises(ValueError, match='n_layers must be a positive int'): SequenceLM(30, 16, 0)
+    with pytest.raises(ValueError, match='n_layers: got 0'): SequenceLM(30, 16, 0)
 
 @pytest.mark.parametrize('make', [lambda: StatefulLM(30, 8), lambda: SequenceLM(30, 8, 2), lambda: LSTMLM(30, 8, 2),
-                                  lambda: LSTMLM(30, 8, 2, lstm='torch'), lambda: RegularisedLM(30, 8, 2)])
+                                  lambda: LSTMLM(30, 8, 2, lstm='torch'), lambda: RegularisedLM(30, 8, 2),
+                                  lambda: RegularisedLM(30, 8, 2, lstm='ours', locked=True, p_weight=0.3)])
 def test_state_is_kept_detached_and_no_gradient_reaches_the_previous_batch(make):
     model = make().eval()  # eval: no dropout, so two runs can be compared exactly
     x1, x2 = torch.randint(0, 30, (4, 5)), torch.randint(0, 30, (4, 5))
@@ -157,7 +167,7 @@ def test_lstm_layer_matches_torch_values_and_gradients(n_layers):
 def test_lstm_layer_errors_and_make_lstm():
     with pytest.raises(ValueError, match='batch_first=True'): LSTM.from_torch(nn.LSTM(3, 4))
     with pytest.raises(ValueError, match=r'x must be \(bs, seq_len, 3\)'): LSTM(3, 4)(torch.randn(2, 3))
-    with pytest.raises(ValueError, match='n_layers must be a positive int'): LSTM(3, 4, 0)
+    with pytest.raises(ValueError, match='n_layers: got 0'): LSTM(3, 4, 0)
     assert isinstance(make_lstm(3, 4, 2, 'ours'), LSTM) and isinstance(make_lstm(3, 4, 2, 'torch'), nn.LSTM)
     with pytest.raises(ValueError, match="lstm must be 'ours' or 'torch'"): make_lstm(3, 4, 1, 'keras')
 
@@ -189,7 +199,7 @@ def test_dropout_train_and_eval_behaviour_like_torch():
     torch.manual_seed(4); nn.Dropout(0.25)(xb).sum().backward()
     assert_close(xa.grad, xb.grad)
     for bad in (-0.1, 1, 1.5, True, 'half'):
-        with pytest.raises(ValueError, match='p must be a probability in'): Dropout(bad)
+        with pytest.raises((ValueError, TypeError), match='p: got'): Dropout(bad)
 
 def test_ar_tar_penalty_value():
     raw = torch.randn(2, 5, 3); dropped = raw * 2
@@ -201,12 +211,12 @@ def test_ar_tar_penalty_value():
 class _Probe(nn.Module):
     "A tiny stateful model that logs resets and keeps AR/TAR outputs."
     def __init__(self):
-        super().__init__(); self.emb, self.out = nn.Embedding(30, 4), nn.Linear(4, 30); self.log = []
+        super().__init__(); self.emb, self.out = nn.Embedding(30, 4), nn.Linear(4, 30); self.log, self.activations = [], None
     def reset(self): self.log.append('reset train' if self.training else 'reset valid')
     def forward(self, x):
         self.log.append('batch train' if self.training else 'batch valid')
-        self.raw_out = self.emb(x); self.dropped_out = self.raw_out * 0.5
-        return self.out(self.dropped_out)
+        raw = self.emb(x); self.activations = (raw, raw * 0.5)
+        return self.out(self.activations[1])
 
 def probe_dls():
     ids = torch.randint(0, 30, (300,))
@@ -230,14 +240,14 @@ def test_artar_callback_adds_the_penalty_in_training_only():
         def after_loss(self):
             m = self.learn.model
             seen.append((self.learn.training, self.learn.loss.item(), lm_loss(self.learn.pred, self.learn.yb).item(),
-                         ar_tar_penalty(m.raw_out, m.dropped_out, 3., 0.5).item()))
+                         ar_tar_penalty(*m.activations, 3., 0.5).item()))
     learn = Learner(probe_dls(), _Probe(), lm_loss, cbs=[ARTARCallback(3., 0.5), Spy()], progress=False)
     learn.fit(1)
     assert any(t for t, *_ in seen) and any(not t for t, *_ in seen)
     for training, loss, plain, penalty in seen:
         assert penalty > 0
         assert loss == pytest.approx(plain + penalty if training else plain, rel=1e-5)
-    with pytest.raises(TypeError, match='raw_out'):
+    with pytest.raises(TypeError, match='activations'):
         Learner(probe_dls(), SequenceLM(30, 4), lm_loss, cbs=[ARTARCallback()], progress=False).fit(1)
 
 def test_regularised_model_ties_weights_and_swaps_lstm():
@@ -245,14 +255,14 @@ def test_regularised_model_ties_weights_and_swaps_lstm():
     assert m.out.weight is m.emb.weight
     untied = RegularisedLM(30, 8, 2, tie_weights=False)
     assert sum(p.numel() for p in untied.parameters()) - sum(p.numel() for p in m.parameters()) == 30 * 8
-    assert all(isinstance(r, LSTM) for r in m.rnns)
-    assert all(isinstance(r, nn.LSTM) for r in RegularisedLM(30, 8, 2, lstm='torch').rnns)
+    assert all(isinstance(r, LSTM) for r in RegularisedLM(30, 8, 2, lstm='ours').rnns)
+    assert all(isinstance(r, nn.LSTM) for r in m.rnns)  # nn.LSTM by default, for speed
     x = torch.randint(0, 30, (4, 6))
     out = m(x)
-    assert out.shape == (4, 6, 30) and m.raw_out.shape == m.dropped_out.shape == (4, 6, 8)
+    assert out.shape == (4, 6, 30) and m.activations[0].shape == m.activations[1].shape == (4, 6, 8)
     m.eval(); m.reset(); a = m(x); m.reset(); assert torch.equal(a, m(x))  # eval: no dropout, deterministic
 
-def test_a_short_training_learns():
+def test_a_short_training_learns(one_thread):
     dls, vocab = human_numbers_lm(bs=32, seq_len=16, device='cpu')
     dls = DataLoaders(LMDataLoader(dls.train.x.flatten()[:12000], 32, 16, device='cpu'),
                       LMDataLoader(dls.valid.x.flatten()[:3000], 32, 16, device='cpu'))
@@ -285,8 +295,8 @@ def test_generate_greedy_and_temperature():
     assert torch.equal(generate(model, prompt, 10, 1e-4, seed=1), greedy)  # a tiny temperature is greedy
     text = generate_text(model, '1 2 3', vocab, 5, 1., seed=0)
     assert len(text.split()) == 5 and all(w in vocab for w in text.split())
-    with pytest.raises(ValueError, match='temperature must be >= 0'): generate(model, prompt, 3, -1.)
-    with pytest.raises(ValueError, match='prompt must be a non-empty 1-d'): generate(model, torch.tensor([]), 3)
+    with pytest.raises(ValueError, match='temperature: got -1.0'): generate(model, prompt, 3, -1.)
+    with pytest.raises((ValueError, TypeError), match='prompt: got'): generate(model, torch.tensor([], dtype=torch.long), 3)
 
 def test_import_is_headless():
     code = "import matplotlib; matplotlib.use('Agg'); import lessonlib.rnn; print('ok')"
@@ -316,3 +326,85 @@ def test_wrong_predictions_empty_when_perfect():
     vocab = ['a']
     wrong = wrong_predictions(Echo(1), torch.zeros(9, dtype=torch.long), vocab, seq_len=4)
     assert len(wrong) == 0 and list(wrong.columns) == ['after', 'actual', 'predicted', 'count']
+
+# ---------- clipping, locked and weight dropout, decay groups, the recipe
+
+def test_clip_grad_norm_matches_torch_above_below_and_zero():
+    for scale, max_norm in ((10., 1.), (0.1, 1.), (0., 1.)):
+        a, b = nn.Linear(4, 3), nn.Linear(4, 3); b.load_state_dict(a.state_dict())
+        for m in (a, b):
+            m.weight.grad, m.bias.grad = torch.ones(3, 4) * scale, torch.arange(3.) * scale
+        ours, theirs = clip_grad_norm(a.parameters(), max_norm), nn.utils.clip_grad_norm_(b.parameters(), max_norm)
+        assert_close(ours, theirs)
+        for p, q in zip(a.parameters(), b.parameters()): assert_close(p.grad, q.grad)
+    assert clip_grad_norm([torch.zeros(2, requires_grad=True)], 1.).item() == 0  # no gradients at all: nothing to clip
+
+def test_gradient_clip_callback_caps_every_step_and_records_norms():
+    seen = []
+    class Spy(Callback):
+        order = 5  # after GradientClip (order 0), before the step
+        def after_backward(self):
+            seen.append(torch.linalg.vector_norm(torch.cat([p.grad.flatten() for p in self.learn.model.parameters()])).item())
+    clip = GradientClip(0.05)
+    learn = Learner(probe_dls(), SequenceLM(30, 8), lm_loss, opt_func=torch.optim.SGD, lr=0.1, cbs=[ResetStateCallback(), clip, Spy()], silent=True)
+    learn.fit(1)
+    assert len(clip.norms) == len(seen) == len(learn.dls.train)
+    assert all(n <= 0.05 + 1e-5 for n in seen) and max(clip.norms) > 0.05  # it had something to clip
+    with pytest.raises(ValueError, match='max_norm'): GradientClip(0.)
+
+def test_locked_dropout_one_mask_per_sequence():
+    x = torch.ones(16, 9, 40)
+    out = LockedDropout(0.5)(x)
+    dropped = out == 0
+    assert torch.equal(dropped.all(1), dropped.any(1))  # the same units at every step
+    assert 0.4 < dropped.float().mean() < 0.6 and not torch.equal(dropped[0], dropped[1])  # each row its own mask
+    assert_close(out[~dropped], torch.full_like(out[~dropped], 2.))
+    assert torch.equal(LockedDropout(0.5).eval()(x), x) and torch.equal(LockedDropout(0.)(x), x)
+    xg = x.clone().requires_grad_(); torch.manual_seed(1); LockedDropout(0.5)(xg).sum().backward()
+    torch.manual_seed(1); assert torch.equal(xg.grad, LockedDropout(0.5)(x))  # the gradient is the mask
+
+@pytest.mark.parametrize('lstm', ['torch', 'ours'])
+def test_weight_dropout_drops_hidden_weights_once_per_batch(lstm):
+    layer = make_lstm(5, 6, 1, lstm)
+    wrapped = WeightDropout(layer, 0.5)
+    name = wrapped.names[0]
+    assert name in ('weight_hh_l0', 'cells.0.hh.weight')
+    x = torch.randn(2, 7, 5)
+    assert_close(wrapped.eval()(x)[0], layer(x)[0])
+    wrapped.train(); torch.manual_seed(3); out = wrapped(x)[0]
+    torch.manual_seed(3); w = F.dropout(dict(layer.named_parameters())[name], 0.5, training=True)
+    ref = torch.func.functional_call(layer, {name: w}, (x,))[0]
+    assert_close(out, ref)
+    out.sum().backward()
+    assert dict(layer.named_parameters())[name].grad.abs().sum() > 0
+    assert dict(layer.named_parameters())[name].shape == w.shape  # the real weight is untouched
+    with pytest.raises(ValueError, match='names'): WeightDropout(layer, 0.5, names=['nope'])
+
+def test_decay_groups_split_matrices_and_vectors():
+    m = RegularisedLM(30, 8, 2)
+    groups = decay_groups(m.parameters(), 0.1)
+    assert [g['weight_decay'] for g in groups] == [0.1, 0.]
+    assert all(p.ndim > 1 for p in groups[0]['params']) and all(p.ndim == 1 for p in groups[1]['params'])
+    assert sum(len(g['params']) for g in groups) == len(list(m.parameters()))
+    assert decay_groups([{'params': list(m.parameters())}], 0.1)[0]['params'] == groups[0]['params']  # groups in, groups out
+
+def test_keep_state_resets_only_before_fit():
+    model = _Probe()
+    Learner(probe_dls(), model, lm_loss, cbs=[KeepStateCallback()], silent=True).fit(2)
+    assert model.log.count('reset train') + model.log.count('reset valid') == 1 and model.log[0].startswith('reset')
+
+def test_regularised_learner_builds_the_recipe_and_trains(one_thread):
+    learn = regularised_learner(seed=0, n_hidden=16, epochs=1, seq_len=16)
+    assert learn.recipe['p_out'] == REGULARISED['p_out'] and learn.model.out.weight is learn.model.emb.weight
+    fit_regularised(learn)
+    assert [g['weight_decay'] for g in learn.opt.param_groups] == [REGULARISED['weight_decay'], 0.]
+    assert learn.recorder.history.accuracy.iloc[-1] > 0.2
+    a = fit_regularised(regularised_learner(seed=0, n_hidden=16, epochs=1, seq_len=16)).recorder.history.accuracy.iloc[-1]
+    assert a == learn.recorder.history.accuracy.iloc[-1]  # a seed fixes the run
+    with pytest.raises(TypeError, match="unexpected keyword argument 'p_drop'"): regularised_learner(p_drop=0.5)
+
+def test_lm_loss_refuses_transposed_targets():
+    pred, target = torch.randn(4, 6, 30), torch.randint(0, 30, (4, 6))
+    assert_close(lm_loss(pred, target), F.cross_entropy(pred.view(-1, 30), target.view(-1)))
+    with pytest.raises(ValueError, match='target'): lm_loss(pred, target.T.contiguous().view(4, 6)[:, :5])
+    with pytest.raises(ValueError, match='transposed'): lm_loss(torch.randn(6, 4, 30), target)
