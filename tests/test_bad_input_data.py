@@ -59,6 +59,16 @@ def test_bad_values(call, exc, words):
 def test_used_to_be_silent(call, words):
     with pytest.raises(ValueError, match=words): call()
 
+@pytest.mark.silent
+@pytest.mark.parametrize('call, words', [
+    (lambda: TensorLoader(x10, shuffle=True, seed=0.5), 'seed: got 0.5, expected an integer'),       # was truncated to 0
+    (lambda: DataLoaders.from_tensors((x10,), (x10,), seed='7'), "seed: got '7'"),                   # was int('7')
+    (lambda: split_indices(10, 0.2, seed=1.9), 'seed: got 1.9'),                                     # was truncated to 1
+    (lambda: DataLoaders.from_split(x10, valid_pct=0.2, seed=True), 'seed: got True'),               # a bool is no seed
+])
+def test_seeds_that_used_to_be_truncated(call, words):
+    with pytest.raises(TypeError, match=words): call()
+
 @pytest.mark.keyword
 def test_misspelled_keyword_gets_a_suggestion():
     with pytest.raises(TypeError, match="Did you mean 'betas'"): check_keywords('Adam', {'beta': 0.9}, ['lr', 'betas'])

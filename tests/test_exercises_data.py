@@ -3,7 +3,7 @@ intended hint, and reports a stub as not attempted."""
 import pytest
 import torch
 
-from lessonlib.data import (check_collate, check_batch_indices, check_split, check_digits_loaders, data_quiz, DataLoaders,
+from lessonlib.data import (check_collate, check_sortish_batches, check_split, check_digits_loaders, data_quiz, DataLoaders,
                             split_indices)
 
 def stub(*args): raise NotImplementedError
@@ -13,9 +13,20 @@ def collate_ref(samples):
     xs, ys = zip(*samples)
     return torch.stack(xs), torch.stack(ys)
 
-def batch_indices_ref(n, bs, generator):
-    order = torch.randperm(n, generator=generator).tolist()
-    return [order[i:i + bs] for i in range(0, n, bs)]
+def sortish_ref(lengths, bs, generator):
+    "Shuffle, sort chunks of 50 batches by length, cut into batches, shuffle the batches (as fastai's SortishSampler does)."
+    lengths = torch.tensor(lengths)
+    order = torch.randperm(len(lengths), generator=generator)
+    order = torch.cat([c[lengths[c].argsort(descending=True, stable=True)] for c in order.split(50 * bs)])
+    batches = order.split(bs)
+    return [batches[i].tolist() for i in torch.randperm(len(batches), generator=generator)]
+
+def sortish_full_sort(lengths, bs, generator):
+    "A valid alternative: sort everything by length (ties broken at random), shuffle the batches."
+    order = torch.randperm(len(lengths), generator=generator)
+    order = order[torch.tensor(lengths)[order].argsort(stable=True)]
+    batches = [order[i:i + bs] for i in range(0, len(order), bs)]
+    return [batches[i] for i in torch.randperm(len(batches), generator=generator)]
 
 def split_ref(n, valid_pct, seed):
     order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
@@ -43,15 +54,25 @@ def collate_swapped(samples):
 
 def collate_unstacked(samples): return samples
 
-def batches_drop_last(n, bs, generator):
-    order = torch.randperm(n, generator=generator).tolist()
-    return [order[i:i + bs] for i in range(0, n - n % bs if n >= bs else 0, bs)] or [order] * 0
+def sortish_random(lengths, bs, generator):
+    "The lesson's shuffled batches: random, but blind to the lengths."
+    order = torch.randperm(len(lengths), generator=generator).tolist()
+    return [order[i:i + bs] for i in range(0, len(order), bs)]
 
-def batches_in_order(n, bs, generator): return [list(range(n))[i:i + bs] for i in range(0, n, bs)]
+def sortish_unshuffled(lengths, bs, generator):
+    "Sorted by length (ties at random), the batches left in order of length."
+    order = torch.randperm(len(lengths), generator=generator)
+    order = order[torch.tensor(lengths)[order].argsort(stable=True)].tolist()
+    return [order[i:i + bs] for i in range(0, len(order), bs)]
 
-def batches_global_rng(n, bs, generator):
-    order = torch.randperm(n).tolist()
-    return [order[i:i + bs] for i in range(0, n, bs)]
+def sortish_global_rng(lengths, bs, generator): return sortish_ref(lengths, bs, None)
+
+def sortish_fixed_seed(lengths, bs, generator): return sortish_ref(lengths, bs, torch.Generator().manual_seed(0))
+
+def sortish_drop_last(lengths, bs, generator):
+    return [b for b in sortish_ref(lengths, bs, generator) if len(b) == bs] or [[]]
+
+def sortish_none(lengths, bs, generator): sortish_ref(lengths, bs, generator)
 
 def split_last_rows(n, valid_pct, seed):
     n_valid = round(n * valid_pct)
@@ -86,8 +107,9 @@ def digits_not_stratified():
 
 CASES = [
     (check_collate, collate_ref, [(collate_cat, 'torch.stack'), (collate_swapped, 'swapped'), (collate_unstacked, 'pair of tensors')]),
-    (check_batch_indices, batch_indices_ref, [(batches_drop_last, 'last, shorter batch'), (batches_in_order, 'in order'),
-                                              (batches_global_rng, 'generator you were given')]),
+    (check_sortish_batches, sortish_ref, [(sortish_random, 'similar lengths'), (sortish_unshuffled, 'in order of length'),
+                                          (sortish_global_rng, 'generator you were given'), (sortish_fixed_seed, 'Another seed'),
+                                          (sortish_drop_last, 'exactly once'), (sortish_none, 'return')]),
     (check_split, split_ref, [(split_last_rows, 'at random'), (split_overlapping, 'both sets'), (split_unseeded, 'same seed')]),
     (check_digits_loaders, digits_ref, [(digits_unscaled, 'divide the grey levels'), (digits_misaligned, 'aligned'),
                                          (digits_not_stratified, 'stratify')]),
@@ -101,6 +123,30 @@ def test_check_passes_reference_and_names_mistakes(check, ref, wrongs):
     for wrong, hint in wrongs:
         res = check(wrong)
         assert res.status == 'failed' and hint in res.message, (wrong.__name__, res.message)
+
+def test_sortish_check_accepts_a_full_sort():
+    "Sorting the whole epoch by length and shuffling the batches is a valid answer too."
+    res = check_sortish_batches(sortish_full_sort)
+    assert res.passed, res.message
+
+def test_split_check_accepts_a_block_drawn_by_chance():
+    "A random split of 7 samples may hold out a block such as {5, 6}; the check must not call that a mistake."
+    def unlucky(n, valid_pct, seed):
+        if n == 7: order = torch.tensor([0, 1, 2, 3, 4, 5, 6]) if seed == 1 else torch.tensor([6, 5, 4, 3, 2, 1, 0])
+        else: order = torch.randperm(n, generator=torch.Generator().manual_seed(seed))
+        n_valid = round(n * valid_pct)
+        return order[:n - n_valid], order[n - n_valid:]
+    res = check_split(unlucky)
+    assert res.passed, res.message
+
+def test_digits_check_takes_the_notebooks_own_class():
+    "In the notebook, DataLoaders is the notebook's class, not lessonlib's: the check must not insist on lessonlib's."
+    class NotebookDataLoaders:
+        device = torch.device('cpu')
+        def __init__(self, train, valid): self.train, self.valid = train, valid
+    ref = digits_ref()
+    res = check_digits_loaders(lambda: NotebookDataLoaders(ref.train, ref.valid))
+    assert res.passed, res.message
 
 def test_quiz_has_eight_to_twelve_answerable_questions():
     quiz = data_quiz()
