@@ -9,7 +9,7 @@ benchmarks/fine_tuning_runs.csv (which the notebook prints) and the summary to t
     python benchmarks/bench_fine_tuning.py 'lr_mult 10' # rerun some variants (all budgets), keep the other rows
 """
 import csv, os, sys, time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 import matplotlib
@@ -70,9 +70,14 @@ def main(only=()):
     jobs.sort(key=cost, reverse=True)
     workers = int(os.environ.get('BENCH_WORKERS', '2'))
     start = time.perf_counter()
-    with ProcessPoolExecutor(workers) as pool: out = list(pool.map(run, jobs))
+    out = []
+    with ProcessPoolExecutor(workers) as pool:
+        for done in as_completed([pool.submit(run, job) for job in jobs]):
+            out.append(done.result()); o = out[-1]
+            print(f"{len(out)}/{len(jobs)} {o['per_class']}/class {o['variant']}, seed {o['seed']}: {o['accuracy']:.3f} "
+                  f"({o['cpu_seconds']:.0f} CPU s, {o['seconds']:.0f} s wall)", flush=True)
     total = time.perf_counter() - start
-    new = pd.DataFrame(out)
+    new = pd.DataFrame(out, columns=['per_class', 'variant', 'seed', 'accuracy', 'seconds', 'cpu_seconds'])
     if only and CSV.exists():
         old = pd.read_csv(CSV)
         new = pd.concat([old[~old.variant.isin(only)], new], ignore_index=True)
@@ -83,6 +88,8 @@ def main(only=()):
     scratch = ['random init', 'small CNN', 'small CNN, 4x the epochs']
     best = {per: rows[(rows.per_class == per) & rows.variant.isin(scratch)].groupby('variant').accuracy.mean().idxmax() for per in VARIANTS}
     mean = lambda per, name: rows[(rows.per_class == per) & (rows.variant == name)].accuracy.mean()
+    made = f"{len(rows)} runs, {rows.seconds.sum() / 60:.0f} minutes of training wall time in all" + \
+           (f"; its latest call made {len(jobs)} of them in {total:.0f} s" if jobs else "")
     lines = [f"- {name}: {verdict(rows, 10, 'fine_tune', name)}" for name in CHOICES if name not in ('small CNN, 8x the epochs', 'fine_tune, 2x the epochs')]
     longer = verdict(rows, 10, 'fine_tune, 2x the epochs', 'small CNN, 8x the epochs')
     write_section('fine_tuning', f"""## Fine-tuning lesson: what the pretrained body is worth (issues 6, 12, 14)
@@ -91,8 +98,7 @@ MNIST digits upsampled to 64x64 RGB; a labelled budget of 10 or 50 images per di
 held-out set of 500 (50 per digit); AdamW (ours, weight decay 0.01), one-cycle, random-affine augmentation;
 `RECIPES` in `lessonlib.fine_tuning`: 1 frozen + 8 unfrozen epochs for fine_tune (9 epochs for the other methods),
 batches of 16 (10 per class) or 32 (50 per class), two-layer head, lr_mult 100, BatchNorm in eval mode. Seeds
-{', '.join(map(str, SEEDS))}; each run on one thread, {workers} at a time (`benchmarks/bench_fine_tuning.py`, total
-{total:.0f} s wall for the runs made this time); time = CPU seconds of training (the wall time of an idle core).
+{', '.join(map(str, SEEDS))}; each run on one thread, {workers} at a time (`benchmarks/bench_fine_tuning.py`; {made}); time = CPU seconds of training (about the wall time of an idle core).
 Every run is in `benchmarks/fine_tuning_runs.csv`.
 
 **10 labelled images per class**
@@ -113,8 +119,10 @@ Best from scratch at 50/class: {best[50]}. {verdict(rows, 50, 'fine_tune', best[
 {table(rows, 10, ['fine_tune'] + [n for n in CHOICES if n not in ('small CNN, 8x the epochs', 'fine_tune, 2x the epochs')])}
 
 {chr(10).join(lines)}""",
-                  headline=f"fine_tune on 10 / 50 labelled MNIST digits per class: {mean(10, 'fine_tune'):.3f} / "
-                           f"{mean(50, 'fine_tune'):.3f} held-out accuracy (mean of 3 seeds, 9 epochs); best from scratch "
-                           f"{mean(10, best[10]):.3f} / {mean(50, best[50]):.3f}", lesson='fine_tuning')
+                  headline=f"fine_tune (9 epochs) on 10 / 50 labelled MNIST digits per class: {mean(10, 'fine_tune'):.3f} / "
+                           f"{mean(50, 'fine_tune'):.3f} held-out accuracy over 3 seeds, against {mean(10, best[10]):.3f} / "
+                           f"{mean(50, best[50]):.3f} for the best model from scratch ({best[10]}): "
+                           f"{'a tie' if 'tie' in verdict(rows, 10, 'fine_tune', best[10]) else 'a difference'} at 10 per class",
+                  lesson='fine_tuning')
 
 if __name__ == '__main__': main(tuple(sys.argv[1:]))

@@ -31,10 +31,11 @@ __all__ = ['METHODS', 'RECIPES', 'lite0_weights_path', 'load_state_dict_file', '
            'image_to_tensor', 'imagenet_classes', 'predict_imagenet', 'EfficientNetBody', 'create_head',
            'transfer_model', 'freeze', 'unfreeze', 'n_trainable', 'step_cost', 'digits_to_images', 'mnist_few_shot',
            'RandomAffine', 'random_affine', 'BatchNormEval', 'small_cnn', 'partial_adamw', 'transfer_splitter',
-           'LossLog', 'steepest_lr', 'lr_sweep', 'fine_tune', 'Recipe', 'RunResult', 'method_model', 'method_callbacks',
-           'train_method', 'timer', 'train_transfer', 'ValidEvery', 'run_variant', 'compare_methods', 'seconds_table',
-           'plot_runs', 'torch_threads', 'MixedPrecision', 'ImageFolderData', 'image_folder', 'fine_tuning_quiz',
-           'check_freeze', 'check_splitter', 'check_two_layer_head', 'check_bn_eval', 'check_recipe']
+           'ValidEvery', 'LossLog', 'steepest_lr', 'lr_sweep', 'fine_tune', 'Recipe', 'RunResult', 'method_model',
+           'method_callbacks', 'train_method', 'timer', 'transfer_learner', 'train_transfer', 'variant_args',
+           'run_variant', 'compare_methods', 'seconds_table', 'plot_runs', 'torch_threads', 'MixedPrecision',
+           'ImageFolderData', 'image_folder', 'fine_tuning_quiz', 'check_freeze', 'check_splitter',
+           'check_two_layer_head', 'check_bn_eval', 'check_recipe']
 
 # %% ../nbs/06_fine_tuning.ipynb #1d6b0e2a
 def _did_you_mean_keywords(f):
@@ -287,6 +288,22 @@ def transfer_splitter(model:nn.Sequential,  # a `transfer_model`: (EfficientNetB
     late = [*(p for b in body.blocks[n_early:] for p in b.parameters()), *body.top.parameters()]
     return [early, late, list(head.parameters())]
 
+# %% ../nbs/06_fine_tuning.ipynb #e4a09c11
+class ValidEvery(Callback):
+    "Skip validation except every `every` epochs (None: never) and at the last one; add up the time spent validating."
+    order = -20
+    def __init__(self, every:int|None=None):
+        if every is not None: check_number('every', every, low=1, integer=True, fix='Use None to measure only at the end.')
+        self.every, self.seconds, self.cpu, self.start = every, 0., 0., None
+    def before_validate(self):
+        e, n = self.learn.epoch, self.learn.n_epoch
+        if e != n - 1 and (self.every is None or (e + 1) % self.every): raise CancelValidException()
+        self.start = (time.perf_counter(), time.process_time())
+    def after_validate(self):
+        if self.start is None: return
+        self.seconds += time.perf_counter() - self.start[0]; self.cpu += time.process_time() - self.start[1]
+        self.start = None
+
 # %% ../nbs/06_fine_tuning.ipynb #6f0c2b9e
 class LossLog(Callback):
     "Record the learning rate (of the last group) and the raw loss of every training batch."
@@ -394,56 +411,53 @@ def timer():
     try: yield times
     finally: times.update(seconds=time.perf_counter() - start, cpu=time.process_time() - cpu)
 
-def train_transfer(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
-                   hidden:int|None=512, bn_eval:bool=True, bn_momentum:float|None=None,
-                   mixed_precision:bool=False) -> RunResult:
-    "Train one of `METHODS` on (x, y) `train` and measure it on `valid`."
+def transfer_learner(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
+                     hidden:int|None=512, bn_eval:bool=True, bn_momentum:float|None=None,
+                     mixed_precision:bool=False) -> Learner:
+    "The untrained Learner of one method: its network, seeded loaders and callbacks."
     _check_method(method)
     recipe = recipe or Recipe()
     torch.manual_seed(seed)
     model = method_model(method, int(train[1].max()) + 1, hidden, bn_momentum)
     dls = DataLoaders.from_tensors(train, valid, bs=recipe.bs, valid_bs=250, seed=seed)
-    learn = Learner(dls, model, F.cross_entropy, opt_func=partial_adamw(), metrics=[accuracy], silent=True,
-                    splitter=None if method == 'small CNN' else transfer_splitter,
-                    cbs=method_callbacks(method, seed, bn_eval, mixed_precision, recipe.valid_every))
-    with timer() as t: history, losses = train_method(learn, method, recipe)
-    valid = learn.valid_every
-    return RunResult(method, float(history.accuracy.iloc[-1]), t['seconds'] - valid.seconds, t['cpu'] - valid.cpu,
-                     history, list(losses), learn)
+    return Learner(dls, model, F.cross_entropy, opt_func=partial_adamw(), metrics=[accuracy], silent=True,
+                   splitter=None if method == 'small CNN' else transfer_splitter,
+                   cbs=method_callbacks(method, seed, bn_eval, mixed_precision, recipe.valid_every))
 
-# %% ../nbs/06_fine_tuning.ipynb #e4a09c11
-class ValidEvery(Callback):
-    "Skip validation except every `every` epochs (None: never) and at the last one; add up the time spent validating."
-    order = -20
-    def __init__(self, every:int|None=None):
-        if every is not None: check_number('every', every, low=1, integer=True, fix='Use None to measure only at the end.')
-        self.every, self.seconds, self.cpu, self.start = every, 0., 0., None
-    def before_validate(self):
-        e, n = self.learn.epoch, self.learn.n_epoch
-        if e != n - 1 and (self.every is None or (e + 1) % self.every): raise CancelValidException()
-        self.start = (time.perf_counter(), time.process_time())
-    def after_validate(self):
-        if self.start is None: return
-        self.seconds += time.perf_counter() - self.start[0]; self.cpu += time.process_time() - self.start[1]
-        self.start = None
+def train_transfer(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
+                   **options) -> RunResult:  # hidden, bn_eval, bn_momentum, mixed_precision: see `transfer_learner`
+    "Train one of `METHODS` on (x, y) `train` and measure it on `valid`."
+    recipe = recipe or Recipe()
+    learn = transfer_learner(method, train, valid, recipe, seed, **options)
+    with timer() as t: history, losses = train_method(learn, method, recipe)
+    valid_time = learn.valid_every
+    return RunResult(method, float(history.accuracy.iloc[-1]), t['seconds'] - valid_time.seconds,
+                     t['cpu'] - valid_time.cpu, history, list(losses), learn)
 
 # %% ../nbs/06_fine_tuning.ipynb #22951a7d
 RECIPES = {10: Recipe(bs=16), 50: Recipe(bs=32)}
 
-def run_variant(options:dict,  # {'method': one of METHODS, then any Recipe field or train_transfer option}
-                per_class:int, seed:int=0, recipe:Recipe|None=None) -> RunResult:
-    "Draw `per_class` labelled images per digit with `seed`, and train one variant on them."
+def variant_args(options:dict,  # {'method': one of METHODS, then any Recipe field or `transfer_learner` option}
+                 per_class:int, seed:int=0, recipe:Recipe|None=None) -> tuple:
+    "(method, train, valid, recipe, options) of one variant, its labelled images drawn by `seed`."
     options = dict(options); method = options.pop('method', None)
     _check_options(options)
     changes = {k: options.pop(k) for k in list(options) if k in Recipe.__dataclass_fields__}
     recipe = replace(recipe or RECIPES.get(per_class, Recipe()), **changes)
     train, valid = mnist_few_shot(per_class, seed=seed)
+    return method, train, valid, recipe, options
+
+def run_variant(options:dict, per_class:int, seed:int=0, recipe:Recipe|None=None) -> RunResult:
+    "Draw `per_class` labelled images per digit with `seed`, and train one variant on them."
+    method, train, valid, recipe, options = variant_args(options, per_class, seed, recipe)
     return train_transfer(method, train, valid, recipe, seed=seed, **options)
 
 def compare_methods(per_class:int, variants:dict|None=None,  # name -> options of `run_variant`; default: METHODS as they are
-                    seeds=SEEDS, recipe:Recipe|None=None) -> tuple:
+                    seeds=SEEDS, recipe:Recipe|None=None,
+                    workers:int=1) -> tuple:  # > 1: run in that many processes (appendix on speed)
     "Accuracy of each variant over `seeds` (mean and std), and every `RunResult` by (name, seed)."
     variants = variants or {m: {'method': m} for m in METHODS}
+    if workers > 1: return _compare_in_processes(per_class, variants, seeds, recipe, workers)
     runs = {}
     def runner(name):
         def run(seed):
@@ -488,6 +502,34 @@ def torch_threads(n:int|None):
     if n is not None: torch.set_num_threads(check_number('n', n, low=1, integer=True))
     try: yield
     finally: torch.set_num_threads(before)
+
+# %% ../nbs/06_fine_tuning.ipynb #e7b3c1d9
+def _pool_job(job:tuple) -> tuple:
+    "One run in a worker process, on one thread; for the first seed the trained weights come back too."
+    name, options, per_class, seed, recipe, keep = job
+    torch.set_num_threads(1)
+    result = run_variant(options, per_class, seed, recipe)
+    state = result.learn.model.state_dict() if keep else None
+    result.learn = None
+    return name, seed, result, state
+
+def _compare_in_processes(per_class:int, variants:dict, seeds, recipe, workers:int) -> tuple:
+    "`compare_methods` with its runs spread over `workers` fresh processes; first-seed learners rebuilt from their weights."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    check_number('workers', workers, low=1, integer=True)
+    jobs = [(name, options, per_class, seed, recipe, seed == seeds[0]) for name, options in variants.items() for seed in seeds]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+        done = list(pool.map(_pool_job, jobs))
+    runs = {}
+    for name, seed, result, state in done:
+        if state is not None:
+            method, train, valid, rec, options = variant_args(variants[name], per_class, seed, recipe)
+            result.learn = transfer_learner(method, train, valid, rec, seed, **options)
+            result.learn.model.load_state_dict(state)
+        runs[name, seed] = result
+    table = pd.DataFrame({name: {f'seed {s}': runs[name, s].accuracy for s in seeds} for name in variants}).T
+    return with_spread(table), runs
 
 # %% ../nbs/06_fine_tuning.ipynb #3551b806
 class MixedPrecision(Callback):

@@ -354,3 +354,17 @@ def test_lr_sweep_restores_the_learner():
     assert sweep.lr.iloc[0] < steep < sweep.lr.iloc[-1]
     assert all(torch.equal(a, b) for a, b in zip(before, learn.model.parameters()))
     assert not any(type(cb).__name__ == 'LossLog' for cb in learn.cbs)
+
+def test_compare_methods_in_processes_gives_the_same_runs():
+    "Two worker processes (spawned, one thread each) give the same table; the first seed's learner comes back rebuilt."
+    tiny = Recipe(epochs=1, freeze_epochs=1, bs=32)
+    variants = {'cnn': {'method': 'small CNN'}}
+    with torch_threads(1): serial, _ = compare_methods(5, variants, seeds=(0, 1), recipe=tiny)
+    table, runs = compare_methods(5, variants, seeds=(0, 1), recipe=tiny, workers=2)
+    pd.testing.assert_frame_equal(table, serial)
+    learn = runs['cnn', 0].learn
+    assert learn is not None and runs['cnn', 1].learn is None
+    x, y = learn.dls.valid.tensors[:2] if hasattr(learn.dls.valid, 'tensors') else mnist_few_shot(5)[1]
+    learn.model.eval()
+    with torch.no_grad(): acc = (learn.model(x).argmax(1) == y).float().mean().item()
+    assert abs(acc - runs['cnn', 0].accuracy) < 1e-6  # the rebuilt model is the trained one
