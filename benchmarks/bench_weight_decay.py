@@ -14,9 +14,8 @@ matplotlib.use('Agg')
 import pandas as pd
 import torch
 from results import write_section
-from lessonlib.data import SEEDS, DataLoaders, verdict
-from lessonlib.embeddings import DotProductBias, movielens_dls
-from lessonlib.sgd import Learner, mse
+from lessonlib.data import SEEDS, verdict
+from lessonlib.embeddings import DotProductBias, collab_learner
 from lessonlib.optimizers import fit_one_cycle
 from lessonlib.weight_decay import wd_explorer, wd_sweep
 
@@ -32,32 +31,30 @@ def explorer_ms(n=30):
         start = time.perf_counter(); ex.wd_slider.value = 10 ** (-6 + 6 * i / (n - 1)); times.append(time.perf_counter() - start)
     return statistics.median(times) * 1e3, max(times) * 1e3
 
-def learner_factory(split, opt_func=None):
-    "wd -> a fresh DotProductBias learner with its own loaders over `split`, as the notebook's `ml_learner` makes it."
-    def make(wd):
-        dls = DataLoaders.from_tensors(tuple(split.train.tensors), tuple(split.valid.tensors), bs=512, device='cpu')
-        opt = opt_func(wd) if opt_func else partial(torch.optim.AdamW, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5, fused=True)
-        return Learner(dls, DotProductBias(943, 1682, 50), mse, opt_func=opt, silent=True)
-    return make
+def ml_learner(wd, l2=False):
+    "The notebook's `ml_learner`: DotProductBias in collab_learner on fresh loaders; AdamW with decoupled `wd`, or Adam with L2 `wd`."
+    learn = collab_learner(DotProductBias(943, 1682, 50), wd=0. if l2 else wd)  # no dls: fresh loaders, batch order from the seed
+    if l2: learn.opt_func = partial(torch.optim.Adam, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5)
+    return learn
 
 def one_cycle(lr): return lambda learn, n: fit_one_cycle(learn, n, lr)
 
 def main():
     torch.set_num_threads(1)
-    split = movielens_dls(device='cpu')
     start = time.perf_counter()
-    sweep = wd_sweep(learner_factory(split), SWEEP_WDS, n_epoch=5, fit=one_cycle(1e-2), seeds=SEEDS)
+    sweep = wd_sweep(ml_learner, SWEEP_WDS, n_epoch=5, fit=one_cycle(1e-2), seeds=SEEDS)
     sweep_s = time.perf_counter() - start
     sweep.to_csv(SWEEP_CSV, float_format='%.6g')
-    adam_l2 = lambda wd: partial(torch.optim.Adam, weight_decay=wd, betas=(0.9, 0.99), eps=1e-5)
-    l2 = wd_sweep(learner_factory(split, adam_l2), L2_WDS, n_epoch=5, fit=one_cycle(5e-3), seeds=SEEDS)
-    adamw = wd_sweep(learner_factory(split), ADAMW_WDS, n_epoch=5, fit=one_cycle(5e-3), seeds=SEEDS)
+    l2 = wd_sweep(partial(ml_learner, l2=True), L2_WDS, n_epoch=5, fit=one_cycle(5e-3), seeds=SEEDS)
+    adamw = wd_sweep(ml_learner, ADAMW_WDS, n_epoch=5, fit=one_cycle(5e-3), seeds=SEEDS)
     both = pd.concat([l2.assign(optimizer='Adam + L2'), adamw.assign(optimizer='AdamW')], ignore_index=True)
     both = both[['optimizer'] + [c for c in both.columns if c != 'optimizer']]
     both.to_csv(ADAM_CSV, index=False, float_format='%.6g')
     best = sweep.loc[sweep['mean'].idxmin()]
     b_l2, b_w = l2.loc[l2['mean'].idxmin()], adamw.loc[adamw['mean'].idxmin()]
-    adam_verdict = verdict(pd.DataFrame([b_l2, b_w], index=['Adam + L2', 'AdamW']), 'Adam + L2', 'AdamW', higher_is_better=False)
+    table = pd.DataFrame([adamw.loc[adamw.wd == 0].iloc[0], b_l2, b_w], index=['no decay', 'Adam + L2', 'AdamW'])
+    adam_verdicts = ' '.join(verdict(table, a, b, higher_is_better=False)
+                             for a, b in (('Adam + L2', 'AdamW'), ('Adam + L2', 'no decay'), ('AdamW', 'no decay')))
     median_ms, worst_ms = explorer_ms()
     load = os.getloadavg()[0]
     rows = '\n'.join(f"| {r.wd:g} | {r.train_loss:.4f} | {r.mean:.4f} ± {r.std:.4f} |" for r in sweep.itertuples())
@@ -66,9 +63,9 @@ def main():
           f"AdamW {b_w['mean']:.4f} (wd {b_w.wd:g}); explorer {median_ms:.1f} ms")
     write_section('weight_decay', f"""## Weight-decay lesson (issues 4, 12, 13)
 
-`benchmarks/bench_weight_decay.py`: `DotProductBias` (50 factors) on the seeded 80/20 MovieLens split, AdamW
-(decoupled decay), 5 epochs of one-cycle at lr 1e-2, one torch thread; every value over seeds {', '.join(map(str, SEEDS))}, each
-run with fresh loaders (so a seed fixes it); {len(sweep) * len(SEEDS)} runs in {sweep_s:.0f} s. Valid MSE is mean ± std over the seeds.
+`benchmarks/bench_weight_decay.py`: `DotProductBias` (50 factors) on the seeded 80/20 MovieLens split, in lesson 02's
+`collab_learner` (AdamW, decoupled decay), 5 epochs of one-cycle at lr 1e-2, one torch thread; every value over seeds
+{', '.join(map(str, SEEDS))}, each run with fresh loaders whose batch order is drawn from the seed (so a seed fixes the run); {len(sweep) * len(SEEDS)} runs in {sweep_s:.0f} s. Valid MSE is mean ± std over the seeds.
 
 | wd | train MSE | valid MSE |
 |---|---|---|
@@ -77,7 +74,7 @@ run with fresh loaders (so a seed fixes it); {len(sweep) * len(SEEDS)} runs in {
 **Best: wd = {best.wd:g}, valid MSE {best['mean']:.4f} ± {best['std']:.4f}** (no decay: {sweep['mean'].iloc[0]:.4f}).
 
 Adam with L2 (`torch.optim.Adam(weight_decay=...)`) against AdamW, each at the best of its own sweep (five values, three
-seeds), lr 5e-3: Adam + L2 {pair(b_l2)}, AdamW {pair(b_w)}. {adam_verdict} Data: `benchmarks/weight_decay_sweep.csv`,
+seeds), lr 5e-3: Adam + L2 {pair(b_l2)}, AdamW {pair(b_w)}, no decay {pair(table.loc['no decay'])}. {adam_verdicts} Data: `benchmarks/weight_decay_sweep.csv`,
 `benchmarks/weight_decay_adam_l2_vs_adamw.csv` (the notebook prints both).
 
 `wd_explorer()` slider change (30 moves across the range; closed-form fit, loss curves, PNG re-render):

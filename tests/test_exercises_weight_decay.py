@@ -1,15 +1,22 @@
 """The weight-decay lesson's exercise checks: each passes its reference solution, catches known-wrong solutions with
-the intended hint, and reports a stub as not attempted; the quiz is well formed."""
-from functools import partial
+the intended hint, and reports a stub as not attempted; the quiz is well formed. The recommender check trains on MovieLens:
+its tests run one seed each, with collab_learner's fused AdamW, on one torch thread."""
 
 import pytest
 import torch
 from torch import nn
 
-from lessonlib.embeddings import DotProductBias
+from lessonlib.embeddings import DotProductBias, collab_learner
 from lessonlib.sgd import Learner, mse
 from lessonlib.weight_decay import (check_decay_split, check_l2_penalty, check_regularised_recommender, check_sgdw_step,
                                     weight_decay_quiz)
+
+@pytest.fixture(autouse=True)
+def one_thread():
+    "The models are small: one torch thread trains them as fast, and far faster when other processes share the cores."
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 def stub(*args): raise NotImplementedError
 
@@ -30,9 +37,13 @@ def split_ref(model):
             (kept if keep else decayed).append(p)
     return decayed, kept
 
-def recommender_ref(dls):
-    opt = partial(torch.optim.AdamW, weight_decay=0.3, betas=(0.9, 0.99), eps=1e-5)
-    return Learner(dls, DotProductBias(len(dls.users), len(dls.items), 50), mse, opt_func=opt, lr=5e-3, silent=True)
+def collab(dls, wd, lr):
+    "Lesson 02's collab_learner over the given dls, at a constant learning rate `lr`."
+    learn = collab_learner(DotProductBias(len(dls.users), len(dls.items), 50), dls=dls, wd=wd)
+    learn.lr = lr
+    return learn
+
+def recommender_ref(dls): return collab(dls, wd=0.3, lr=5e-3)
 
 # ---- known-wrong versions
 def l2_abs(params, wd): return wd * sum(p.abs().sum() for p in params)
@@ -83,13 +94,15 @@ def split_with_frozen(model):
     decayed, kept = split_ref(model)
     return decayed + [p for p in model.parameters() if not p.requires_grad], kept
 
-def recommender_no_decay(dls):
-    opt = partial(torch.optim.AdamW, weight_decay=0., betas=(0.9, 0.99), eps=1e-5)
-    return Learner(dls, DotProductBias(len(dls.users), len(dls.items), 50), mse, opt_func=opt, lr=1e-2, silent=True)
+def recommender_no_decay(dls): return collab(dls, wd=0., lr=1e-2)
+def recommender_too_much(dls): return collab(dls, wd=10., lr=1e-2)
+class PlainDot(nn.Module):
+    "User factors times item factors with no squashing, so a large enough step sends the loss to infinity."
+    def __init__(self, n_users, n_items, k=8):
+        super().__init__(); self.users, self.items = nn.Embedding(n_users, k), nn.Embedding(n_items, k)
+    def forward(self, users, items): return (self.users(users) * self.items(items)).sum(-1)
 
-def recommender_too_much(dls):
-    opt = partial(torch.optim.AdamW, weight_decay=10., betas=(0.9, 0.99), eps=1e-5)
-    return Learner(dls, DotProductBias(len(dls.users), len(dls.items), 50), mse, opt_func=opt, lr=1e-2, silent=True)
+def recommender_diverges(dls): return Learner(dls, PlainDot(len(dls.users), len(dls.items)), mse, lr=1e3, silent=True)
 
 def recommender_model_only(dls): return DotProductBias(len(dls.users), len(dls.items), 50)
 
@@ -122,12 +135,18 @@ def test_decay_split_check():
     assert check_decay_split(stub).status == 'not attempted'
 
 def test_regularised_recommender_check():
-    result = check_regularised_recommender(recommender_ref)
+    result = check_regularised_recommender(recommender_ref, seeds=(0,))
     assert result.passed, result.message
     for wrong, words in ((recommender_no_decay, 'overfits'), (recommender_too_much, 'underfits'), (recommender_model_only, 'Return a Learner')):
         result = check_regularised_recommender(wrong, seeds=(0,))
         assert result.status == 'failed' and words in result.message, (wrong.__name__, result.message)
     assert check_regularised_recommender(stub).status == 'not attempted'
+
+def test_recommender_check_restores_the_thread_count_and_reports_divergence_as_a_hint():
+    torch.set_num_threads(2)
+    result = check_regularised_recommender(recommender_diverges, epochs=1, seeds=(0,))
+    assert torch.get_num_threads() == 2
+    assert result.status == 'failed' and 'training diverged' in result.message and 'learning rate' in result.message, result.message
 
 def test_quiz_has_questions_of_every_kind_with_answers():
     quiz = weight_decay_quiz()

@@ -270,3 +270,35 @@ def test_explorer_shows_its_clamps_in_the_label_until_a_slider_moves():
     ex.wd_slider.value = 1e-2
     assert 'outside' not in ex.label.value
     assert 'outside' not in wd_explorer(wd=1e-2, steps=100).label.value
+
+def test_explorer_names_the_l2_scale_of_its_decay():
+    "The slider is the closed form's L2 wd (half the decoupled callback's wd for the same weights): label and slider say L2."
+    ex = wd_explorer(wd=0.05, steps=100)
+    assert ex.wd_slider.description == 'L2 weight decay' and ex.label.value.startswith('L2 wd=5.0e-02')
+    gd = PolyGD(make_poly_problem())
+    torch.testing.assert_close(ex.weights, gd.weights(0.05, [100])[0])
+
+def test_closed_form_learning_rate_keeps_every_factor_in_its_steady_range():
+    "lr = 0.45 / (largest curvature + 1): each factor 1 - 2*lr*(curvature + wd) lies in [0.1, 1) for every wd up to 1."
+    gd = PolyGD(make_poly_problem())
+    for wd in (0., 0.05, 1.):
+        factors = 1 - 2 * gd.lr * (gd.curvatures + wd)
+        assert factors.min() >= 0.1 - 1e-12 and factors.max() < 1
+
+# ---- the callbacks check their setup at every use, not only once
+
+def test_callback_refuses_an_optimizer_swapped_in_after_a_fit():
+    m = model()
+    x, y = data()
+    dls = DataLoaders.from_tensors((x[:48], y[:48]), (x[48:], y[48:]), bs=16, device='cpu')
+    learn = Learner(dls, m, mse, lr=0.05, cbs=[WeightDecay(0.1)], silent=True)
+    learn.fit(1)
+    learn.opt = torch.optim.SGD(m.parameters(), lr=0.05, weight_decay=0.1)  # now the optimizer decays too
+    with pytest.raises(ValueError, match='decayed twice'): learn.fit(1)
+
+def test_decay_groups_keep_multi_dimensional_norm_scales():
+    "A LayerNorm over two dimensions has a 2-D scale: it is kept because of its layer, not its shape."
+    net = nn.Sequential(nn.Linear(3, 6), nn.Unflatten(1, (2, 3)), nn.LayerNorm([2, 3]), nn.Flatten(), nn.GroupNorm(2, 6))
+    decayed, kept = ({id(p) for p in g['params']} for g in decay_groups(net, 0.1))
+    assert decayed == {id(net[0].weight)}
+    assert {id(net[2].weight), id(net[2].bias), id(net[4].weight), id(net[4].bias)} <= kept
