@@ -1,10 +1,13 @@
 """The SGD lesson's exercise checks: each passes its reference solution, catches known mistakes with the intended hint,
 and reports a stub left alone as 'not attempted'."""
+import sys, types
+from pathlib import Path
 import pytest
 import torch
 import torch.nn.functional as F
 from functools import partial
 
+import lessonlib.sgd
 from lessonlib.sgd import (Callback, CancelBatchException, CancelEpochException, CancelFitException, Learner, accuracy,
                            check_beats_logistic_regression, check_numerical_grad, check_sgd_step, check_stop_at_loss, mnist_dls,
                            sgd_quiz, two_layer_net, LogisticRegression)
@@ -78,8 +81,19 @@ def nudges_in_place(f, x, h=1e-3):
         grad.view(-1)[i] = (up - down) / (2 * h)  # and x is left h below where it was
     return grad
 
+def nudges_in_place_and_restores(f, x, h=1e-3):
+    "Nudging x itself and putting each entry back: the rounding of x + h - 2h + h must not count as changing x."
+    grad = torch.zeros_like(x)
+    for i in range(x.numel()):
+        x.view(-1)[i] += h; up = f(x)
+        x.view(-1)[i] -= 2 * h; down = f(x)
+        x.view(-1)[i] += h
+        grad.view(-1)[i] = (up - down) / (2 * h)
+    return grad
+
 def test_numerical_grad_reference_passes():
     assert check_numerical_grad(numerical_grad).passed
+    assert check_numerical_grad(nudges_in_place_and_restores).passed
 
 @pytest.mark.parametrize('wrong, words', [(forward_difference, 'centred difference'), (divides_by_h, 'Divide by 2h'),
                                           (nudges_in_place, 'changed `x`')])
@@ -112,6 +126,35 @@ class StopAtLossStub(Callback):
 def test_stop_at_loss_reference_passes():
     assert check_stop_at_loss(StopAtLoss).passed
 
+def notebook_copy():
+    "The module's code run into a namespace of its own, as the notebook runs it: its classes are not lessonlib.sgd's."
+    copy = types.ModuleType('lessonlib.sgd_notebook_copy')
+    copy.__package__ = 'lessonlib'  # for its relative imports of lessonlib.data
+    sys.modules[copy.__name__] = copy
+    exec(compile(Path(lessonlib.sgd.__file__).read_text(), copy.__name__, 'exec'), copy.__dict__)
+    return copy
+
+def test_stop_at_loss_written_in_the_notebook():
+    "In the notebook, the learner's callback raises the notebook's own CancelFitException, which lessonlib.sgd's Learner would not catch."
+    nb = notebook_copy()
+    try:
+        assert nb.CancelFitException is not CancelFitException
+        class NotebookStopAtLoss(nb.Callback):
+            def __init__(self, target): self.target = target
+            def after_batch(self):
+                if self.learn.training and self.learn.loss.item() < self.target: raise nb.CancelFitException()
+        class NotebookStopsTheBatchOnly(NotebookStopAtLoss):
+            def after_batch(self):
+                if self.learn.training and self.learn.loss.item() < self.target: raise nb.CancelBatchException()
+        class NotebookStopsTheEpochOnly(NotebookStopAtLoss):
+            def after_batch(self):
+                if self.learn.training and self.learn.loss.item() < self.target: raise nb.CancelEpochException()
+        assert check_stop_at_loss(NotebookStopAtLoss).passed
+        assert nb.check_stop_at_loss(StopAtLoss).passed  # and the notebook's own check (after Run All) with the module's classes
+        assert_fails_with(check_stop_at_loss(NotebookStopsTheBatchOnly), 'raise CancelFitException')
+        assert_fails_with(check_stop_at_loss(NotebookStopsTheEpochOnly), 'with CancelFitException')
+    finally: del sys.modules['lessonlib.sgd_notebook_copy']
+
 @pytest.mark.parametrize('wrong, words', [(StopsTheBatchOnly, 'raise CancelFitException'), (StopsTheEpochOnly, 'with CancelFitException'),
                                           (CountsValidationBatches, 'only training batches count')])
 def test_stop_at_loss_mistakes(wrong, words):
@@ -119,32 +162,43 @@ def test_stop_at_loss_mistakes(wrong, words):
 
 # ---------- 4. open: beat logistic regression
 
-def my_recipe():
+def my_learner():
     torch.manual_seed(0)
-    learn = Learner(mnist_dls(device='cpu'), two_layer_net(), F.cross_entropy, lr=0.5, metrics=[accuracy], silent=True)
-    learn.fit(5)
-    return learn
+    return Learner(mnist_dls(device='cpu'), two_layer_net(), F.cross_entropy, lr=0.5, metrics=[accuracy], silent=True)
 
-def untrained():
-    return Learner(mnist_dls(device='cpu'), two_layer_net(), F.cross_entropy, silent=True)
+def trained_already():
+    learn = my_learner()
+    learn.fit(5)  # and the check would train it 5 epochs more
+    return learn
 
 def logistic_regression_again():
     torch.manual_seed(0)
-    learn = Learner(mnist_dls(device='cpu'), LogisticRegression(), F.cross_entropy, lr=0.2, silent=True)
-    learn.fit(5)
-    return learn
+    return Learner(mnist_dls(device='cpu'), LogisticRegression(), F.cross_entropy, lr=0.2, silent=True)
 
-def too_many_epochs():
-    learn = Learner(mnist_dls(device='cpu'), LogisticRegression(), F.cross_entropy, lr=0.2, silent=True)
-    learn.fit(6)
-    return learn
+def returns_the_model():
+    return two_layer_net()
 
 def test_open_exercise_reference_passes():
-    result = check_beats_logistic_regression(my_recipe)
+    result = check_beats_logistic_regression(my_learner)
     assert result.passed, result
 
-@pytest.mark.parametrize('wrong, words', [(untrained, 'has not been trained'), (logistic_regression_again, 'points better yet'),
-                                          (too_many_epochs, 'at most 5 epochs')])
+def test_open_exercise_baseline_is_the_lessons_train_by_hand_run():
+    "The bar is the epoch-4 row (after 5 epochs) of the lesson's train_by_hand printout: valid accuracy 0.876."
+    from lessonlib.sgd import _baseline_accuracy
+    assert round(_baseline_accuracy(), 3) == 0.876
+
+def test_open_exercise_works_with_a_notebook_copy_of_the_learner():
+    nb = notebook_copy()
+    try:
+        def notebook_learner():
+            torch.manual_seed(0)
+            return nb.Learner(nb.mnist_dls(device='cpu'), nb.two_layer_net(), F.cross_entropy, lr=0.5, silent=True)
+        result = check_beats_logistic_regression(notebook_learner)
+        assert result.passed, result
+    finally: del sys.modules['lessonlib.sgd_notebook_copy']
+
+@pytest.mark.parametrize('wrong, words', [(trained_already, 'Return the Learner untrained'), (logistic_regression_again, 'points better yet'),
+                                          (returns_the_model, 'should return a Learner')])
 def test_open_exercise_mistakes(wrong, words):
     assert_fails_with(check_beats_logistic_regression(wrong), words)
 

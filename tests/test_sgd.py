@@ -223,6 +223,26 @@ def test_callbacks_are_reached_by_name():
     assert isinstance(learn.recorder, Recorder) and isinstance(learn.progress, ProgressCallback)
     with pytest.raises(AttributeError, match="Did you mean 'recorder'"): learn.recoder
 
+def test_the_module_has_no_module_level_getattr():
+    "The Learner's __getattr__ is attached to the class in an appendix: it must not also become the module's own (PEP 562)."
+    import lessonlib.sgd as sgd
+    assert '__getattr__' not in vars(sgd)
+    with pytest.raises(AttributeError): sgd.no_such_name
+
+def test_the_wrapped_constructor_and_fit_keep_their_signatures():
+    import inspect
+    assert list(inspect.signature(Learner).parameters)[:3] == ['dls', 'model', 'loss_func']
+    assert list(inspect.signature(Learner.fit).parameters) == ['self', 'n_epoch', 'lr', 'cbs']
+    learn = Learner(regression_dls(), nn.Linear(3, 1), mse, silent=True)
+    with pytest.raises(TypeError, match="Did you mean 'n_epoch'"): learn.fit(n_epochs=1)
+
+def test_mnist_dls_shuffle_seed_changes_the_order_not_the_split():
+    from lessonlib.sgd import mnist_dls
+    a, b, c = mnist_dls(device='cpu'), mnist_dls(device='cpu', shuffle_seed=1), mnist_dls(device='cpu', shuffle_seed=42)
+    assert torch.equal(a.valid.tensors[0], b.valid.tensors[0]) and torch.equal(a.train.tensors[1], b.train.tensors[1])
+    first = lambda dls: dls.one_batch()[1]  # does not move the shuffle on
+    assert not torch.equal(first(a), first(b)) and torch.equal(first(a), first(c))  # shuffle_seed=42 is the default order
+
 def test_partial_metrics_are_named_after_their_function():
     learn = Learner(classification_dls(), nn.Linear(2, 2), F.cross_entropy, lr=0.1, metrics=[partial(accuracy)], silent=True)
     learn.fit(1)
