@@ -2,7 +2,12 @@
 import matplotlib
 matplotlib.use('Agg')
 import pytest
+import torch
 from lessonlib.data import set_seed
+
+# The tests train small models; on a 2-core machine one thread avoids the threads fighting each other (and any other
+# process) for the cores, which made small trainings many times slower.
+torch.set_num_threads(1)
 
 # The kinds of bad input that tests/test_bad_input_*.py cover (issue 16); `pytest -m silent` runs one kind.
 BAD_INPUT_KINDS = {
