@@ -6,10 +6,10 @@
 Each notebook runs top to bottom in a fresh kernel, slow cells included, as JupyterLab's Run All does. Its
 outputs are kept; metadata is cleaned as nbdev_clean cleans it; the notebook's metadata records a hash of its
 code cells, so `.ci/check_outputs.py` can tell when the outputs no longer match the code. A notebook whose run
-fails is left untouched (nothing half-written). The Run All seconds go to benchmarks/runall.json and to the
-Run All section of benchmarks/RESULTS.md.
+fails is left untouched (nothing half-written). The Run All timings (wall and kernel CPU seconds, load
+average) go to benchmarks/runall.json and to the Run All section of benchmarks/RESULTS.md.
 """
-import json, os, sys, time
+import json, os, resource, sys, time
 from pathlib import Path
 
 import nbformat
@@ -31,31 +31,49 @@ def notebooks(names) -> list:
     if missing: raise SystemExit(f"No such notebook: {', '.join(missing)}")
     return paths
 
+def cpu_of_children() -> float:
+    "CPU seconds (user + system) used so far by this process's finished children, such as a shut-down kernel."
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
 def execute(path:Path) -> tuple:
-    "Run every cell of `path` in a fresh kernel; the executed notebook and the seconds it took."
+    "Run every cell of `path` in a fresh kernel; the executed notebook and its timing (wall s, kernel CPU s, load)."
     nb = nbformat.read(path, as_version=4)
     client = NotebookClient(nb, timeout=900, kernel_name='python3', store_widget_state=False,
                             resources={'metadata': {'path': str(path.parent)}})
-    start = time.perf_counter()
-    client.execute()
-    return nb, time.perf_counter() - start
+    load, cpu, start = os.getloadavg()[0], cpu_of_children(), time.perf_counter()
+    client.execute()  # starts the kernel, runs every cell, shuts the kernel down (so its CPU time is counted)
+    wall = time.perf_counter() - start
+    return nb, dict(seconds=round(wall, 1), cpu_seconds=round(cpu_of_children() - cpu, 1), load=round(load, 2))
+
+def as_timing(entry) -> dict:
+    "One runall.json entry as a dict (older entries hold the wall seconds alone)."
+    return entry if isinstance(entry, dict) else dict(seconds=entry, cpu_seconds=None, load=None)
+
+def timing_row(name:str, t:dict) -> str:
+    "A Markdown table row: notebook, wall seconds, kernel CPU seconds, load average at the start, within budget."
+    cpu = '' if t['cpu_seconds'] is None else f"{t['cpu_seconds']:.0f}"
+    load = '' if t['load'] is None else f"{t['load']:.1f}"
+    return f"| {name} | {t['seconds']:.0f} | {cpu} | {load} | {'yes' if t['seconds'] <= BUDGET_NB else '**no**'} |"
 
 def record(times:dict):
-    "Merge the new Run All seconds into runall.json and rewrite the Run All section of RESULTS.md."
-    data = json.loads(RUNALL.read_text()) if RUNALL.exists() else {}
-    data.update({k: round(v, 1) for k, v in times.items()})
+    "Merge the new Run All timings into runall.json and rewrite the Run All section of RESULTS.md."
+    data = {k: as_timing(v) for k, v in (json.loads(RUNALL.read_text()) if RUNALL.exists() else {}).items()}
+    data.update(times)
     RUNALL.write_text(json.dumps(dict(sorted(data.items())), indent=1) + '\n')
     sys.path.insert(0, str(ROOT / 'benchmarks'))
     from results import write_section
-    rows = '\n'.join(f"| {k} | {v:.0f} | {'yes' if v <= BUDGET_NB else '**no**'} |" for k, v in sorted(data.items()))
-    total = sum(data.values())
+    rows = '\n'.join(timing_row(k, t) for k, t in sorted(data.items()))
+    total = sum(t['seconds'] for t in data.values())
     write_section('runall', f"""## Run All: every cell of every notebook (issue 12)
 
 `make outputs` runs each notebook top to bottom in a fresh Jupyter kernel, slow cells included, as a learner's
-Run All in JupyterLab does, and commits the outputs (`.ci/outputs.py`):
+Run All in JupyterLab does, and commits the outputs (`.ci/outputs.py`). Wall seconds are what a learner waits;
+CPU seconds and the load average at the start say how busy the machine was (load 2 means both cores were
+already taken):
 
-| notebook | seconds | within {BUDGET_NB} s |
-|---|---|---|
+| notebook | wall seconds | kernel CPU seconds | load average at start (2 cores) | within {BUDGET_NB} s |
+|---|---|---|---|---|
 {rows}
 
 **Whole course: {total:.0f} s** (budget: {BUDGET_COURSE} s).""")
@@ -64,13 +82,14 @@ def main(names):
     os.environ.setdefault('PYDEVD_DISABLE_FILE_VALIDATION', '1')
     times, failed = {}, []
     for path in notebooks(names):
-        try: nb, seconds = execute(path)
+        try: nb, timing = execute(path)
         except CellExecutionError as e:
             print(f"{path.name}: FAILED, left unchanged:\n{str(e)[-3000:]}", flush=True); failed.append(path.name); continue
         clean_and_stamp(nb)
         write_notebook(nb, path)
-        times[path.stem] = seconds
-        print(f"{path.name}: {seconds:.0f} s, outputs written (code hash {code_hash(nb)[:12]})", flush=True)
+        times[path.stem] = timing
+        print(f"{path.name}: {timing['seconds']:.0f} s wall, {timing['cpu_seconds']:.0f} s kernel CPU, load "
+              f"{timing['load']:.1f} at start; outputs written (code hash {code_hash(nb)[:12]})", flush=True)
     if times: record(times)
     if failed: raise SystemExit(f"These notebooks failed and were not written: {', '.join(failed)}")
 
