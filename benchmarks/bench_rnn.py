@@ -1,12 +1,15 @@
 """RNN lesson: every step of the lesson's story over three seeds, the regularised LSTM's recipe with its seeds' table,
-the ablation of each regulariser, the dropout variants, and tokens per second of our LSTM against nn.LSTM.
+the ablation of each regulariser, the dropout variants, keeping the hidden state against resetting it, and tokens per
+second of our LSTM against nn.LSTM.
 
-    python benchmarks/bench_rnn.py                      # everything (about 25 training runs of the LSTM recipe)
-    python benchmarks/bench_rnn.py --parts recipe       # only some parts: story, recipe, ablation, dropout, speed
+    python benchmarks/bench_rnn.py                      # everything (about 30 training runs of the LSTM recipe)
+    python benchmarks/bench_rnn.py --parts recipe       # only some parts: story, recipe, ablation, dropout, state, speed
+    python benchmarks/bench_rnn.py --parts story --missing   # only the steps or variants that rnn_runs.json lacks
     python benchmarks/bench_rnn.py --workers 2          # runs in parallel processes (times then include the sharing)
 
 Each part stores its runs in benchmarks/rnn_runs.json (what the lesson's notebook prints and plots); the RESULTS.md
-section is rebuilt from that file after every part.
+section is rebuilt from that file after every part. Every run is seeded and uses one thread, so a rerun gives the same
+accuracies (the notebook's live run of seed 0 reproduces the stored one).
 """
 import argparse, json, sys, time
 from concurrent.futures import ProcessPoolExecutor
@@ -36,6 +39,10 @@ ABLATION = {'full recipe': {}, 'no dropout': dict(p_out=0.), 'no AR': dict(alpha
 DROPOUT = {'per-step dropout 0.4 (recipe)': {}, 'locked dropout 0.4': dict(locked=True),
            'weight dropout 0.2 + per-step 0.4': dict(p_weight=0.2)}
 
+# the recipe keeps the hidden state from the start of training to the end (KeepStateCallback); the alternative resets it
+# at the start of every epoch and before every validation (ResetStateCallback), as the lesson's earlier models do
+STATE = {'state kept (recipe)': {}, 'state reset each epoch and before validation': dict(keep_state=False)}
+
 def _data():
     "Training and validation token streams, and the vocabulary."
     tr, va = human_numbers(); vocab = make_vocab(tr)
@@ -54,10 +61,21 @@ def regularised(seed:int, **changes) -> dict:
 
 # ---------- the story: each step of the lesson, three seeds
 
-def _fit(dls, model, loss, epochs, lr, cbs=()):
+def _fit(dls, model, loss, epochs, lr, cbs=(), keep=False):
     learn = Learner(dls, model, loss, opt_func=torch.optim.Adam, metrics=[accuracy], cbs=list(cbs), silent=True)
     start = time.perf_counter(); fit_one_cycle(learn, epochs, lr)
-    return float(learn.recorder.history.accuracy.iloc[-1]), time.perf_counter() - start
+    out = float(learn.recorder.history.accuracy.iloc[-1]), time.perf_counter() - start
+    return (*out, learn) if keep else out
+
+@torch.no_grad()
+def every_third_word_accuracy(model, valid_ids) -> float:
+    """Accuracy of a model that predicts after every word, graded only on the words that the three-word steps are graded
+    on: the validation stream in 64 rows read 3 tokens at a time from a fresh state, the word after each group of three."""
+    model.eval(); model.reset(); right = total = 0
+    for x, y in LMDataLoader(valid_ids, 64, 3, last_only=True, device='cpu'):
+        right += (model(x)[:, -1].argmax(-1) == y).sum().item(); total += len(y)
+    model.reset()
+    return right / total
 
 def story_step(name:str, seed:int) -> dict:
     "One step of the lesson at one seed, with the notebook's settings: valid accuracy and seconds."
@@ -74,9 +92,17 @@ def story_step(name:str, seed:int) -> dict:
         acc, secs = _fit(lm(3, True), ThreeWordLM(len(vocab), 64), F.cross_entropy, 8, 3e-3)
     elif name == 'stateful, last word':
         acc, secs = _fit(lm(3, True), StatefulLM(len(vocab), 64), F.cross_entropy, 8, 3e-3, [ResetStateCallback()])
+    elif name == 'RNN, every word, 1 layer, graded on every third word':  # the same run as 'RNN, every word, 1 layer'
+        every, secs, learn = _fit(lm(16), SequenceLM(len(vocab), 64, 1), lm_loss, 15, 3e-3, [ResetStateCallback()], keep=True)
+        acc = every_third_word_accuracy(learn.model, valid_ids)
+        return dict(seed=seed, accuracy=round(acc, 4), seconds=round(secs, 1), every_word=round(every, 4))
+    elif name == "RNN, every word, 2 layers, LSTM's settings":
+        acc, secs = _fit(lm(16), SequenceLM(len(vocab), 64, 2), lm_loss, LSTM_EPOCHS, LSTM_LR, [ResetStateCallback()])
     elif name.startswith('RNN, every word'):
         n_layers = 2 if '2 layers' in name else 1
         acc, secs = _fit(lm(16), SequenceLM(len(vocab), 64, n_layers), lm_loss, 15, 3e-3, [ResetStateCallback()])
+    elif name == "LSTM, 2 layers, RNN's settings":
+        acc, secs = _fit(lm(16), LSTMLM(len(vocab), LSTM_NH, 2, lstm='torch'), lm_loss, 15, 3e-3, [ResetStateCallback()])
     elif name == 'LSTM, 2 layers':
         acc, secs = _fit(lm(16), LSTMLM(len(vocab), LSTM_NH, 2, lstm='torch'), lm_loss, LSTM_EPOCHS, LSTM_LR, [ResetStateCallback()])
     elif name == 'regularised LSTM': r = regularised(seed); acc, secs = r['accuracy'], r['seconds']
@@ -85,7 +111,9 @@ def story_step(name:str, seed:int) -> dict:
 
 LSTM_NH, LSTM_EPOCHS, LSTM_LR = 64, 20, 1e-2  # the notebook's two-layer LSTM
 STORY = ['three words (windows in order)', 'three words (shuffled windows)', 'three words, no state (LM batches)', 'stateful, last word', 'RNN, every word, 1 layer',
-         'RNN, every word, 2 layers', 'LSTM, 2 layers']
+         'RNN, every word, 2 layers', 'LSTM, 2 layers',
+         # the same words graded, the same settings: what separates the effect of each step from the rest of what changed
+         'RNN, every word, 1 layer, graded on every third word', "LSTM, 2 layers, RNN's settings", "RNN, every word, 2 layers, LSTM's settings"]
 
 # ---------- speed
 
@@ -145,14 +173,16 @@ def save_part(key:str, value):
     runs = load_runs(); runs[key] = value
     RUNS.write_text(json.dumps(runs, indent=1) + '\n')
 
-def run_part(part:str, workers:int):
-    "Run one part and store it."
+def run_part(part:str, workers:int, missing:bool=False):
+    "Run one part and store it; `missing`: run only the steps or variants that rnn_runs.json lacks, keep the others."
     seeds = list(SEEDS)
     if part == 'story':
         names = STORY + ['regularised LSTM']
-        jobs = [(story_step, (n, s), {}) for n in STORY for s in seeds]
+        story = dict(load_runs().get('story', {})) if missing else {}
+        todo = [n for n in STORY if n not in story]
+        jobs = [(story_step, (n, s), {}) for n in todo for s in seeds]
         results = _run_jobs(jobs, workers)
-        story = {n: [r for (_, (m, _), _), r in zip(jobs, results) if m == n] for n in STORY}
+        story.update({n: [r for (_, (m, _), _), r in zip(jobs, results) if m == n] for n in todo})
         recipe = load_runs().get('recipe', {}).get('runs')
         if recipe: story['regularised LSTM'] = [dict(seed=r['seed'], accuracy=r['accuracy'], seconds=r['seconds']) for r in recipe]
         save_part('story', {n: story[n] for n in names if n in story})
@@ -160,16 +190,18 @@ def run_part(part:str, workers:int):
         runs = _run_jobs([(regularised, (s,), {}) for s in seeds], workers)
         ref = _run_jobs([(plain_reference, (s,), {}) for s in seeds[:1]], 1)
         save_part('recipe', dict(settings=REGULARISED, runs=runs, plain_pytorch=ref))
-    elif part in ('ablation', 'dropout'):
-        variants = ABLATION if part == 'ablation' else DROPOUT
-        have = {v['name']: v for v in load_runs().get(part, [])}
+    elif part in ('ablation', 'dropout', 'state'):
+        variants = {'ablation': ABLATION, 'dropout': DROPOUT, 'state': STATE}[part]
+        have = {v['name']: v for v in load_runs().get(part, []) if missing and v['changes'] == variants.get(v['name'])}
         recipe = load_runs().get('recipe', {}).get('runs')
-        jobs = [(regularised, (s,), ch) for name, ch in variants.items() for s in seeds if not (ch == {} and recipe)]
+        reuse = lambda name, ch: (ch == {} and recipe) or name in have
+        jobs = [(regularised, (s,), ch) for name, ch in variants.items() for s in seeds if not reuse(name, ch)]
         results = iter(_run_jobs(jobs, workers))
         out = []
         for name, ch in variants.items():
+            if name in have and not (ch == {} and recipe): out.append(have[name]); continue
             rs = recipe if (ch == {} and recipe) else [next(results) for _ in seeds]
-            out.append(dict(name=name, changes=ch, runs=[{k: r[k] for k in ('seed', 'accuracy', 'seconds', 'nine_mistakes')} for r in rs]))
+            out.append(dict(name=name, changes=ch, runs=[{k: r[k] for k in ('seed', 'accuracy', 'seconds', 'mistakes', 'nine_mistakes')} for r in rs]))
         save_part(part, out)
     elif part == 'speed': save_part('speed', tokens_per_second())
     else: raise SystemExit(f"unknown part {part!r}")
@@ -225,7 +257,8 @@ Median **{median:.4f}**, worst {worst:.4f}, slowest run {slowest:.1f} s (target:
 run <= 60 s on a quiet machine): **{'met' if ok else 'not met'}**.{ref_txt}
 """)
     parts.append(EXPLORATION)
-    for key, title in (('ablation', 'Ablation: each regulariser removed in turn'), ('dropout', 'Dropout variants')):
+    for key, title in (('ablation', 'Ablation: each regulariser removed in turn'), ('dropout', 'Dropout variants'),
+                       ('state', 'The hidden state: kept from start to end (the recipe) or reset at every epoch and validation')):
         if key not in runs: continue
         rows = []
         for v in runs[key]:
@@ -253,13 +286,14 @@ Forward + backward of a 2 x 128 LSTM on batches of 64 x 32 tokens: ours (a Pytho
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument('--parts', default='recipe,ablation,dropout,story,speed', help='comma-separated: recipe, ablation, dropout, story, speed')
+    parser.add_argument('--parts', default='recipe,ablation,dropout,state,story,speed', help='comma-separated: recipe, ablation, dropout, state, story, speed')
+    parser.add_argument('--missing', action='store_true', help='run only the steps or variants that rnn_runs.json lacks')
     parser.add_argument('--workers', type=int, default=1, help='parallel processes (1 for timings on a quiet machine)')
     parser.add_argument('--no-write', action='store_true', help='do not rewrite RESULTS.md')
     args = parser.parse_args()
     torch.set_num_threads(1)  # every run uses one thread (the small models are fastest so); recorded with the machine
     for part in args.parts.split(','):
-        start = time.perf_counter(); run_part(part.strip(), args.workers)
+        start = time.perf_counter(); run_part(part.strip(), args.workers, args.missing)
         print(f"{part}: done in {time.perf_counter() - start:.0f} s", flush=True)
         if not args.no_write: write_results()
 

@@ -3,7 +3,7 @@ from pathlib import Path
 import matplotlib
 matplotlib.use('Agg')
 import matplotlib.pyplot as plt
-from matplotlib.patches import FancyBboxPatch
+from matplotlib.patches import Circle, FancyBboxPatch
 
 HERE = Path(__file__).parent
 COLORS = {'input': '#4c9a2a', 'hidden': '#e08214', 'output': '#2166ac'}
@@ -53,39 +53,57 @@ def loop():
     ax.set(xlim=(0, 3), ylim=(-0.6, 3.6)); ax.axis('off')
     return fig
 
+def node(ax, x, y, op, color='k'):
+    "A small circle holding an elementwise operation ('×' for a product, '+' for a sum)."
+    ax.add_patch(Circle((x, y), 0.17, fc='white', ec=color, lw=1.5, zorder=3))
+    ax.text(x, y, op, ha='center', va='center', fontsize=11, color=color, zorder=4)
+
 def lstm_cell():
     "An LSTM cell at step t: four gates from x_t and h_(t-1), c carried along the top, h_t and c_t fed back to step t+1."
-    fig, ax = plt.subplots(figsize=(7.6, 4.2))
+    fig, ax = plt.subplots(figsize=(7.6, 4.4))
+    up = dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5, shrinkA=0, shrinkB=0)
+    # the cell state: multiplied by f, then i * g added
     ax.annotate('', xy=(6.7, 3), xytext=(0.5, 3), arrowprops=dict(arrowstyle='-|>', color='k', lw=2))
     ax.text(-0.1, 2.8, 'c(t-1)', fontsize=9, va='center'); ax.text(6.8, 3.0, 'c(t)', fontsize=9, va='center')
-    ax.text(3.5, 3.15, 'cell state: only multiplied and added elementwise', fontsize=8, ha='center')
+    ax.text(3.5, 3.3, 'cell state: only multiplied and added elementwise', fontsize=8, ha='center')
     ax.annotate('', xy=(5.9, 0.2), xytext=(0.5, 0.2), arrowprops=dict(arrowstyle='-', color='grey', lw=2))
     ax.text(-0.1, 0.4, 'h(t-1)', fontsize=9, va='center', color='grey')
     ax.annotate('', xy=(1.0, 0.2), xytext=(1.0, -0.5), arrowprops=dict(arrowstyle='-|>', color=COLORS['input'], lw=2))
     ax.text(1.1, -0.45, 'x(t): the word read', fontsize=9, color=COLORS['input'])
-    gates = [('f: forget\nsigmoid', 1.3, 'c * f'), ('i: input\nsigmoid', 2.6, '+ i * g'), ('g: candidate\ntanh', 3.9, ''),
-             ('o: output\nsigmoid', 5.2, '')]
-    for name, x, op in gates:
+    gates = [('f: forget\nsigmoid', 1.3), ('i: input\nsigmoid', 2.6), ('g: candidate\ntanh', 3.9), ('o: output\nsigmoid', 5.2)]
+    for name, x in gates:
         box(ax, x, 1.4, name, COLORS['hidden'], w=1.1, h=0.75)
         ax.annotate('', xy=(x, 1.0), xytext=(x, 0.2), arrowprops=dict(arrowstyle='-', color='grey', lw=1.5))
-        if op: ax.text(x + 0.08, 2.55, op, fontsize=9, color=COLORS['output'])
-        if x < 5: ax.annotate('', xy=(x, 2.95), xytext=(x, 1.8), arrowprops=dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5))
-    # h(t) = o * tanh(c(t)): leaves to the right, goes up to the prediction and back to the next step
-    ax.plot([6.2, 6.2], [3.0, 1.4], color=COLORS['output'], lw=1.5); ax.plot([5.85, 6.2], [1.4, 1.4], color=COLORS['output'], lw=1.5)
-    ax.annotate('', xy=(6.7, 0.6), xytext=(6.2, 1.4), arrowprops=dict(arrowstyle='-|>', color=COLORS['output'], lw=1.5))
-    ax.text(6.25, 2.2, 'h = o * tanh(c)', fontsize=9, color=COLORS['output'])
+    # f multiplies the old cell state
+    node(ax, 1.3, 3, '×'); ax.annotate('', xy=(1.3, 2.83), xytext=(1.3, 1.8), arrowprops=up)
+    ax.text(1.4, 2.45, 'c * f', fontsize=9, color=COLORS['output'])
+    # i and g meet in one product, which is added to the cell state
+    node(ax, 3.25, 2.3, '×', COLORS['output'])
+    ax.annotate('', xy=(3.1, 2.22), xytext=(2.6, 1.8), arrowprops=up)
+    ax.annotate('', xy=(3.4, 2.22), xytext=(3.9, 1.8), arrowprops=up)
+    node(ax, 3.25, 3, '+'); ax.annotate('', xy=(3.25, 2.83), xytext=(3.25, 2.47), arrowprops=up)
+    ax.text(3.45, 2.55, 'i * g', fontsize=9, color=COLORS['output'])
+    # h(t) = o * tanh(c(t)): tanh of the new cell state times the output gate
+    ax.plot([6.2, 6.2], [3.0, 2.55], color=COLORS['output'], lw=1.5)
+    ax.text(6.2, 2.3, 'tanh', ha='center', va='center', fontsize=8, color=COLORS['output'],
+            bbox=dict(boxstyle='round,pad=0.15', fc='white', ec=COLORS['output']))
+    node(ax, 6.2, 1.4, '×', COLORS['output'])
+    ax.annotate('', xy=(6.2, 1.57), xytext=(6.2, 2.08), arrowprops=up)
+    ax.annotate('', xy=(6.03, 1.4), xytext=(5.75, 1.4), arrowprops=up)
+    ax.annotate('', xy=(6.7, 0.6), xytext=(6.3, 1.27), arrowprops=up)
+    ax.text(6.35, 1.85, 'h = o * tanh(c)', fontsize=8, color=COLORS['output'])
     ax.text(6.8, 0.6, 'h(t)', fontsize=9, va='center')
     # the recurrence: both states come back as the inputs of step t+1
     kw = dict(arrowstyle='-|>', color=COLORS['hidden'], lw=1.5, ls='--', connectionstyle='arc3,rad=0.0')
-    ax.plot([7.25, 7.6, 7.6], [3.0, 3.0, 3.75], color=COLORS['hidden'], lw=1.5, ls='--')
-    ax.plot([7.6, -0.6, -0.6], [3.75, 3.75, 3.0], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.plot([7.25, 7.6, 7.6], [3.0, 3.0, 3.85], color=COLORS['hidden'], lw=1.5, ls='--')
+    ax.plot([7.6, -0.6, -0.6], [3.85, 3.85, 3.0], color=COLORS['hidden'], lw=1.5, ls='--')
     ax.annotate('', xy=(0.45, 3.0), xytext=(-0.6, 3.0), arrowprops=kw)
     ax.plot([7.25, 7.6, 7.6], [0.6, 0.6, -0.95], color=COLORS['hidden'], lw=1.5, ls='--')
     ax.plot([7.6, -0.6, -0.6], [-0.95, -0.95, 0.2], color=COLORS['hidden'], lw=1.5, ls='--')
     ax.annotate('', xy=(0.45, 0.2), xytext=(-0.6, 0.2), arrowprops=kw)
-    ax.text(3.5, 3.85, 'c(t) becomes c(t-1) of the next step', fontsize=8, ha='center', color=COLORS['hidden'])
+    ax.text(3.5, 3.95, 'c(t) becomes c(t-1) of the next step', fontsize=8, ha='center', color=COLORS['hidden'])
     ax.text(3.5, -1.2, 'h(t) becomes h(t-1) of the next step (and is the layer\'s output)', fontsize=8, ha='center', color=COLORS['hidden'])
-    ax.set(xlim=(-0.9, 7.9), ylim=(-1.4, 4.1)); ax.axis('off')
+    ax.set(xlim=(-0.9, 7.9), ylim=(-1.4, 4.2)); ax.axis('off')
     return fig
 
 if __name__ == '__main__':

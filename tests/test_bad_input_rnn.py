@@ -37,7 +37,8 @@ class ForgetsActivations(NoActivations):
     (lambda: generate(StatefulLM(4, 3), torch.tensor([1., 2.])), TypeError, 'prompt: got a tensor'),
     (lambda: generate_text(SequenceLM(4, 3), ['one', 'two'], VOCAB), TypeError, 'prompt: got .* expected the prompt as a string'),
     (lambda: GradientClip('1'), TypeError, "max_norm: got '1'"),
-    (lambda: input_grad_norms(SequenceLM(4, 3), torch.randn(2, 5)), TypeError, 'x: got a tensor of shape'),
+    (lambda: input_grad_norms(SequenceLM(4, 3), torch.randn(2, 5), torch.zeros(2, 5, dtype=torch.long)), TypeError, 'x: got a tensor of shape'),
+    (lambda: input_grad_norms(SequenceLM(4, 3), torch.zeros(2, 5, dtype=torch.long), torch.randn(2, 5)), TypeError, 'y: got a tensor of shape'),
     (lambda: SequenceLM(4, 3, 1.5), TypeError, 'n_layers: got 1.5'),
     (lambda: LSTMCell(3.0, 4), TypeError, 'ni: got 3.0'),
 ])
@@ -69,6 +70,10 @@ def test_wrong_kinds(call, exc, words):
     (lambda: LSTM(3, 4, 0), ValueError, 'n_layers: got 0'),
     (lambda: make_lstm(3, 4, 1, 'keras'), ValueError, "lstm must be 'ours' or 'torch', got 'keras'"),
     (lambda: numericalize(['one', 'eleventy'], VOCAB), ValueError, 'tokens: 1 are not in the vocabulary.*eleventy'),
+    (lambda: input_grad_norms(SequenceLM(4, 3), torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, dtype=torch.long)), ValueError,
+     r'y: got a tensor of shape \(2,\).*2 dimensions\. Pass the batch.s targets'),
+    (lambda: input_grad_norms(SequenceLM(4, 3), torch.zeros(2, 5, dtype=torch.long), torch.zeros(2, 4, dtype=torch.long)), ValueError,
+     r'y: got .*expected the targets of the batch, shaped like x \(2, 5\)'),
 ])
 def test_bad_values(call, exc, words):
     with pytest.raises(exc, match=words): call()
@@ -123,7 +128,8 @@ def test_callbacks_blame_the_model(model, cb, exc, words):
 
 @pytest.mark.blame
 def test_grad_norms_and_mistakes_name_what_the_model_lacks():
-    with pytest.raises(TypeError, match='model must keep its embedding in `model.emb`'): input_grad_norms(nn.Linear(3, 3), torch.zeros(2, 3, dtype=torch.long))
+    with pytest.raises(TypeError, match='model must keep its embedding in `model.emb`'):
+        input_grad_norms(nn.Linear(3, 3), torch.zeros(2, 3, dtype=torch.long), torch.zeros(2, 3, dtype=torch.long))
     with pytest.raises(TypeError, match='model: got .* expected a stateful language model with a reset'):
         wrong_predictions(nn.Sequential(nn.Embedding(4, 3), nn.Linear(3, 4)), torch.tensor([0, 1, 2, 3] * 20), VOCAB)
 
@@ -131,6 +137,7 @@ def test_grad_norms_and_mistakes_name_what_the_model_lacks():
 @pytest.mark.parametrize('kwargs, words', [
     (dict(p_outt=0.5), "unexpected keyword argument 'p_outt'. Did you mean 'p_out'"),
     (dict(weight_decays=1.), "unexpected keyword argument 'weight_decays'. Did you mean 'weight_decay'"),
+    (dict(keep_states=False), "unexpected keyword argument 'keep_states'. Did you mean 'keep_state'"),
 ])
 def test_misspelled_recipe_settings(kwargs, words):
     with pytest.raises(TypeError, match=words): regularised_learner(**kwargs)

@@ -272,10 +272,25 @@ def test_a_short_training_learns(one_thread):
     assert learn.recorder.history.accuracy.iloc[-1] > 0.3
 
 def test_input_grad_norms_shape_and_decay():
-    x = torch.randint(0, 30, (8, 12))
-    g = input_grad_norms(SequenceLM(30, 16, 2), x)
+    x, y = torch.randint(0, 30, (8, 12)), torch.randint(0, 30, (8, 12))
+    model = SequenceLM(30, 16, 2).train()
+    g = input_grad_norms(model, x, y)
     assert g.shape == (12,) and (g >= 0).all() and g[-1] > g[0]
-    with pytest.raises(TypeError, match='model.emb'): input_grad_norms(nn.Linear(3, 3), x)
+    assert model.training and model.h is None and all(p.grad is None for p in model.parameters())  # leaves the model as it was
+    with pytest.raises(TypeError, match='model.emb'): input_grad_norms(nn.Linear(3, 3), x, y)
+
+@pytest.mark.parametrize('make', [lambda: SequenceLM(30, 16, 1), lambda: LSTMLM(30, 16, 2), lambda: RegularisedLM(30, 16, 2)])
+def test_input_grad_norms_is_the_gradient_of_the_last_words_loss(make):
+    "One embedding call (LSTMs) or one per step (SequenceLM): the same numbers as autograd on a copy of the embeddings."
+    torch.manual_seed(0); model = make().eval()
+    x, y = torch.randint(0, 30, (4, 6)), torch.randint(0, 30, (4, 6))
+    g = input_grad_norms(model, x, y)
+    emb = model.emb(x).detach().requires_grad_()
+    steps = iter(range(x.shape[1]))
+    model.emb.forward = lambda ids: emb if ids.ndim == 2 else emb[:, next(steps)]  # the same embeddings, as leaves
+    model.reset()
+    F.cross_entropy(model(x)[:, -1], y[:, -1]).backward()
+    assert_close(g, emb.grad.norm(dim=-1).mean(0))
 
 # ---------- sampling
 
@@ -402,6 +417,11 @@ def test_regularised_learner_builds_the_recipe_and_trains(one_thread):
     a = fit_regularised(regularised_learner(seed=0, n_hidden=16, epochs=1, seq_len=16)).recorder.history.accuracy.iloc[-1]
     assert a == learn.recorder.history.accuracy.iloc[-1]  # a seed fixes the run
     with pytest.raises(TypeError, match="unexpected keyword argument 'p_drop'"): regularised_learner(p_drop=0.5)
+
+def test_regularised_learner_keeps_or_resets_the_state():
+    kinds = lambda learn: [type(cb).__name__ for cb in learn.cbs]
+    assert 'KeepStateCallback' in kinds(regularised_learner()) and 'ResetStateCallback' not in kinds(regularised_learner())
+    assert 'ResetStateCallback' in kinds(regularised_learner(keep_state=False)) and 'KeepStateCallback' not in kinds(regularised_learner(keep_state=False))
 
 def test_lm_loss_refuses_transposed_targets():
     pred, target = torch.randn(4, 6, 30), torch.randint(0, 30, (4, 6))
