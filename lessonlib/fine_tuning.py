@@ -144,7 +144,7 @@ def transfer_model(n_out:int,  # number of classes of the new task
         for m in body.modules():
             if isinstance(m, nn.BatchNorm2d): m.momentum = bn_momentum
     model = nn.Sequential(body, create_head(body.n_features, n_out, hidden, p))
-    return _fast_layout(model)  # channels-last memory order: faster on a CPU (appendix on speed)
+    return _fast_layout(model)  # channels-last memory order: usually faster on a CPU (appendix on speed)
 
 # %% ../nbs/06_fine_tuning.ipynb #4235c565
 _BN_TYPES = (nn.BatchNorm1d, nn.BatchNorm2d, nn.BatchNorm3d)
@@ -340,7 +340,7 @@ def torch_threads(n:int|None):
 
 # %% ../nbs/06_fine_tuning.ipynb #a3b4c5d6
 def _fast_layout(x):
-    "A model or an image batch in channels-last memory format: same shapes and values, faster convolutions on a CPU."
+    "A model or an image batch in channels-last memory format: same shapes and values, usually faster convolutions on a CPU."
     if isinstance(x, nn.Module): return x.to(memory_format=torch.channels_last)
     return x.contiguous(memory_format=torch.channels_last)
 

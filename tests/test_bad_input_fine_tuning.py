@@ -195,3 +195,13 @@ def test_other_settings():
     with pytest.raises(ValueError, match=r'dtype: got torch.float64'): MixedPrecision(dtype=torch.float64)
     with pytest.raises(ValueError, match=r'every: got 0.*None to measure only at the end'): ValidEvery(0)
     with pytest.raises(ValueError, match=r'degrees: got -5'): RandomAffine(degrees=-5)
+
+@pytest.mark.bad_value
+def test_bench_table_names_a_variant_the_benchmark_did_not_run():
+    from lessonlib.fine_tuning import bench_table
+    with pytest.raises(ValueError, match=r"variants: got \['fine_tuen'\].*bench_fine_tuning.py 'fine_tuen'"):
+        bench_table(10, ['fine_tune', 'fine_tuen'])
+
+@pytest.mark.wrong_kind
+def test_half_seed_must_be_an_integer():
+    with pytest.raises(TypeError, match=r'draw_seed: got 0.5, expected a finite integer'): run_variant({'method': 'small CNN', 'draw_seed': 0.5}, 10)

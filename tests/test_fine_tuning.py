@@ -368,3 +368,29 @@ def test_compare_methods_in_processes_gives_the_same_runs():
     learn.model.eval()
     with torch.no_grad(): acc = (learn.model(x).argmax(1) == y).float().mean().item()
     assert abs(acc - runs['cnn', 0].accuracy) < 1e-6  # the rebuilt model is the trained one
+
+# --- the benchmark's tables and the two halves of a seed ------------------------------------------------------------
+
+def test_bench_table_reads_the_committed_runs():
+    from lessonlib.fine_tuning import bench_runs, bench_table
+    runs = bench_runs()
+    table = bench_table(10, ['fine_tune', 'small CNN, 4x the epochs'], runs)
+    assert list(table.index) == ['fine_tune', 'small CNN, 4x the epochs']
+    assert {'seed 0', 'seed 1', 'seed 2', 'mean', 'std', 'CPU s'} <= set(table.columns)
+    row = runs[(runs.per_class == 10) & (runs.variant == 'fine_tune')].sort_values('seed')
+    np.testing.assert_allclose(table.loc['fine_tune', ['seed 0', 'seed 1', 'seed 2']].astype(float), row.accuracy)
+    assert table.loc['fine_tune', 'mean'] == pytest.approx(row.accuracy.mean())
+
+def test_bench_sweeps_cover_three_seeds_and_their_full_range():
+    from lessonlib.fine_tuning import bench_runs
+    sweeps = bench_runs('fine_tuning_sweeps.csv')
+    counts = sweeps.groupby(['seed', 'sweep']).size()
+    assert len(counts) == 6 and (counts == 60).all()  # lr_find never stopped early: every sweep ran its 60 batches
+
+def test_variant_args_fix_one_half_of_the_seed():
+    from lessonlib.fine_tuning import variant_args
+    _, train0, *_ = variant_args({'method': 'small CNN'}, 5, seed=0)
+    _, train_d, _, _, opts_d = variant_args({'method': 'small CNN', 'draw_seed': 0}, 5, seed=2)
+    _, train_t, _, _, opts_t = variant_args({'method': 'small CNN', 'train_seed': 0}, 5, seed=2)
+    assert torch.equal(train_d[0], train0[0]) and opts_d['seed'] == 2  # images of seed 0, training of seed 2
+    assert not torch.equal(train_t[0], train0[0]) and opts_t['seed'] == 0  # images of seed 2, training of seed 0
