@@ -784,7 +784,7 @@ def fine_tuning_quiz() -> Quiz:
                       "AdamW cannot update pretrained weights in the first epoch": "AdamW updates any parameter with a gradient; the point is whether we want those updates yet."},
                  explain="Once the head gives sensible scores, the gradients that reach the body are small and meaningful."),
         Question("A model has three parameter groups and is trained with `lr=slice(1e-3)`. What learning rate does the first group get?",
-                 1e-3 / 3, tol=0.01, explain="`slice(hi)` gives the head `hi` and every other group a third of it (as `lrs_for_groups` does; fastai's current version uses a tenth)."),
+                 3.33e-4, tol=0.01, explain="`slice(hi)` gives the head `hi` and every other group a third of it (as `lrs_for_groups` does; fastai's current version uses a tenth)."),
         Question("With `lr=slice(1e-5, 1e-3)` and three groups, what learning rate does the middle group get?",
                  1e-4, tol=0.01, explain="The rates are spaced evenly on a log scale: 1e-5, 1e-4, 1e-3."),
         Question("`fine_tune(learn, 8, base_lr=4e-3, lr_mult=100)`: what is the early layers' peak learning rate once the body is unfrozen?",
