@@ -13,6 +13,9 @@ SHOTS = ROOT / 'tests' / 'screenshots'
 # notebook -> the explorer sliders (by their label) that the test moves
 EXPLORERS = {'01_sgd.ipynb': ['learning rate'], '03_weight_decay.ipynb': ['weight decay'],
              '04_optimizers.ipynb': ['learning rate', 'momentum'], '05_cross_entropy.ipynb': ['temperature']}
+# notebook -> (menu label, option) to pick before the sliders move: later cells may leave the momentum explorer on
+# plain SGD, whose momentum slider is greyed out
+CHOICES = {'04_optimizers.ipynb': [('optimizer', 'momentum')]}
 
 pytest.importorskip('playwright', reason='the browser tests need playwright (make install brings it)')
 pytest.importorskip('jupyterlab', reason='the browser tests need jupyterlab (make install brings it)')
@@ -36,7 +39,8 @@ def lab_settings(folder:Path):
 def lab(tmp_path_factory):
     "A JupyterLab server on a copy of the course (so runs never write into nbs/), stopped by its own handle."
     home = tmp_path_factory.mktemp('lab')
-    shutil.copytree(ROOT / 'nbs', home / 'nbs')
+    for folder in ('nbs', 'benchmarks', 'images'):  # the notebooks read benchmark data and pictures by relative path
+        shutil.copytree(ROOT / folder, home / folder, ignore=shutil.ignore_patterns('screenshots', '*.lock'))
     lab_settings(home / 'settings')
     env = dict(os.environ, JUPYTER_CONFIG_DIR=str(home / 'config'), JUPYTER_RUNTIME_DIR=str(home / 'runtime'),
                JUPYTER_DATA_DIR=str(home / 'data'), JUPYTERLAB_SETTINGS_DIR=str(home / 'settings'),
@@ -109,12 +113,22 @@ def wait_for_new_image(page, image, old_src:str):
     handle = image.element_handle()
     page.wait_for_function('([img, old]) => img.src && img.src !== old', arg=[handle, old_src], timeout=10_000)
 
+def choose(page, label:str, option:str):
+    "Pick `option` in the explorer menu labelled `label` and wait for the explorer's new picture."
+    menu = page.locator('.widget-dropdown', has=page.locator('.widget-label', has_text=label)).first.locator('select')
+    if menu.input_value() == option: return
+    image = page.locator('.widget-container', has=menu).filter(has=page.locator('.widget-image')).last.locator('.widget-image').first
+    old_src = image.get_attribute('src')
+    menu.select_option(option)
+    wait_for_new_image(page, image, old_src)
+
 def move_with_mouse(page, label:str, dx:int):
-    "Drag the slider's handle `dx` pixels."
+    "Drag the slider's handle `dx` pixels towards the middle of its track (later cells may leave it at an end)."
     handle = slider(page, label).locator('.noUi-handle')
     handle.scroll_into_view_if_needed()
-    box = handle.bounding_box()
+    box, track = handle.bounding_box(), slider(page, label).locator('.noUi-target').bounding_box()
     x, y = box['x'] + box['width'] / 2, box['y'] + box['height'] / 2
+    if x > track['x'] + track['width'] / 2: dx = -dx
     page.mouse.move(x, y); page.mouse.down(); page.mouse.move(x + dx, y, steps=5); page.mouse.up()
 
 def measure_latency(page, label:str, image, presses:int=15) -> list:
@@ -141,6 +155,7 @@ def test_explorer_sliders_update_the_plot(lab, browser, notebook):
         run_all_cells(page, lab, notebook)
         assert error_outputs(page) == []
         stem, measured = notebook.removesuffix('.ipynb'), {}
+        for menu, option in CHOICES.get(notebook, []): choose(page, menu, option)
         for label in EXPLORERS[notebook]:
             image = explorer_image(page, label)
             slider(page, label).scroll_into_view_if_needed()
@@ -184,18 +199,35 @@ def cell(page, text:str):
     "The code cell whose source contains `text`."
     return page.locator('.jp-CodeCell', has=page.locator('.jp-InputArea', has_text=text)).first
 
+WIDGET_VIEW = 'application/vnd.jupyter.widget-view+json'
+
+def count_code_cells(path:Path) -> int:
+    "How many code cells the notebook file at `path` holds."
+    return sum(c['cell_type'] == 'code' for c in json.loads(path.read_text())['cells'])
+
+def widget_cells(path:Path) -> list:
+    "(index among the code cells, offers a picture) of each cell of the notebook at `path` that displays a widget."
+    code = [c for c in json.loads(path.read_text())['cells'] if c['cell_type'] == 'code']
+    widget_outputs = [[o['data'] for o in c.get('outputs', []) if WIDGET_VIEW in o.get('data', {})] for c in code]
+    return [(i, any('image/png' in d for d in ds)) for i, ds in enumerate(widget_outputs) if ds]
+
 @pytest.mark.parametrize('notebook', sorted(n for n in EXPLORERS if (ROOT / 'nbs' / n).exists()))
 def test_explorers_show_a_picture_before_the_kernel_runs(lab, browser, notebook):
     "The committed notebook shows each explorer's static image (not a blank or `VBox(...)`) before anything runs."
     page = browser.new_page(viewport={'width': 1400, 'height': 1000})
     try:
         open_without_running(page, lab, notebook)
-        explorers = page.locator('.jp-CodeCell', has=page.locator('.jp-InputArea', has_text=re.compile(r'_explorer\(')))
-        assert explorers.count() >= 1, f"no explorer cell found in {notebook}"
-        for i in range(explorers.count()):
-            out = explorers.nth(i).locator('.jp-OutputArea')
+        shown = widget_cells(ROOT / 'nbs' / notebook)
+        assert shown, f"no committed widget output found in {notebook}"
+        code_cells = page.locator('.jp-CodeCell')
+        assert code_cells.count() == count_code_cells(ROOT / 'nbs' / notebook)
+        for i, has_picture in shown:
+            out = code_cells.nth(i).locator('.jp-OutputArea')
             out.scroll_into_view_if_needed()
-            assert out.locator('img').count() >= 1, f"explorer {i} of {notebook} shows no picture before running"
+            if has_picture:  # an explorer: its static image
+                assert out.locator('img').count() >= 1, f"code cell {i} of {notebook} shows no picture before running"
+            else:  # a quiz: its questions as text
+                assert len(out.inner_text().strip()) > 100, f"code cell {i} of {notebook} shows no text before running"
             assert 'VBox(' not in out.inner_text() and 'Error displaying widget' not in out.inner_text()
         page.screenshot(path=SHOTS / f"{notebook.removesuffix('.ipynb')}-unrun.png")
     finally:
