@@ -32,7 +32,7 @@ lab: install
 	exec $(BIN)/jupyter lab $$opts
 
 ## test: install, check notebooks are clean, exported and carry fresh outputs, run every notebook, run pytest
-test: install check-sync nbtest pytest
+test: install check-sync check-outputs nbtest pytest
 
 check-sync: install
 	@$(PY) .ci/check_sync.py
