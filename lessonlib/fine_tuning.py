@@ -828,7 +828,7 @@ def fine_tuning_quiz() -> Quiz:
                       "Validation batches have no gradient, so augmentation cannot run": "Augmentation needs no gradient at all.",
                       "Augmented images would be in the wrong memory format": "The format is kept either way."},
                  explain="Augmentation is a way to show training images in new variations; measuring on random variants would only add noise."),
-        Question("Over three seeds, fine_tune scores 0.805 ± 0.021 and the small CNN with four times the epochs 0.837 ± 0.024 "
+        Question("Over three seeds, fine_tune scores 0.8047 ± 0.0214 and the small CNN with four times the epochs 0.8373 ± 0.0242 "
                  "(mean ± standard deviation). What does the lesson's rule conclude?",
                  "They tie: the gap of 0.033 is smaller than the two spreads added (0.046)",
                  options=["They tie: the gap of 0.033 is smaller than the two spreads added (0.046)",
@@ -837,7 +837,8 @@ def fine_tuning_quiz() -> Quiz:
                  why={"The small CNN is better: its mean is higher": "A higher mean over three seeds can be luck: the rule asks for a gap larger than the two spreads added.",
                       "fine_tune is better: it needs fewer epochs": "Fewer epochs is a cost, not an accuracy; on accuracy the two are within their spread.",
                       "Nothing at all: three seeds can never show a difference": "They can: BatchNorm in training mode loses to eval mode by a gap several times the spread."},
-                 explain="A tie does not mean the two are equal: more seeds could still separate them. At 50 images per class the small CNN's lead does exceed the spread."),
+                 explain="The gap is 0.8373 - 0.8047 = 0.0326 and the spreads add to 0.0214 + 0.0242 = 0.0456, so by the rule it is a tie. "
+                         "A tie does not mean the two are equal: more seeds could still separate them. At 50 images per class the small CNN's lead does exceed the spread."),
         Question("The same EfficientNet-Lite0 trained from random weights does far worse than the small CNN on a hundred digits. Why?",
                  "It has 4.0 million parameters and was designed for over a million images: from a hundred images and a few epochs it learns "
                  "little, and with random weights its BatchNorm statistics and weights move together from nothing. The small CNN, with a "
