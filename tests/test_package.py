@@ -3,7 +3,7 @@
 Each import test runs in a fresh interpreter, since this process has long since loaded everything. The sdist is
 built from a copy of the packaging files under tmp_path, so the repository is left as it was.
 """
-import json, shutil, subprocess, sys, tarfile, zipfile
+import ast, json, shutil, subprocess, sys, tarfile, zipfile
 from configparser import ConfigParser
 from importlib.metadata import entry_points
 from pathlib import Path
@@ -92,3 +92,26 @@ def test_nbdev_entry_point():
     assert 'lessonlib.sgd' in index['syms'] and 'lessonlib.sgd.Learner' in index['syms']['lessonlib.sgd']
     from nbdev.doclinks import NbdevLookup
     assert NbdevLookup()['lessonlib.sgd.Learner'] is not None
+
+EXPORT_DIRECTIVES = ('export', 'exports', 'exporti', 'exec_doc')
+
+def mixes_imports_with_code(source:str) -> bool:
+    "Whether a cell's code holds an import and also other statements (an expression or an assignment)."
+    code = '\n'.join(l for l in source.splitlines() if not l.lstrip().startswith(('#|', '%', '!')))
+    try: tree = ast.parse(code)
+    except SyntaxError: return False
+    kinds = {type(node) for node in tree.body}
+    return bool(kinds & {ast.Import, ast.ImportFrom}) and bool(kinds & {ast.Expr, ast.Assign})
+
+def is_exported(source:str) -> bool:
+    "Whether a cell carries one of nbdev's export directives (nbdev's docs processing does not run those)."
+    return any(l.strip().startswith('#|') and l.strip()[2:].split()[:1] and l.strip()[2:].split()[0] in EXPORT_DIRECTIVES
+               for l in source.splitlines())
+
+@pytest.mark.parametrize('notebook', sorted(p.name for p in (ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')))
+def test_no_cell_mixes_imports_with_code(notebook):
+    "nbdev's docs processing (nbdev_readme, nbdev_docs) runs the cells that hold imports: keep imports in cells of their own."
+    cells = json.loads((ROOT / 'nbs' / notebook).read_text())['cells']
+    mixed = [c.get('id') for c in cells if c['cell_type'] == 'code'
+             and not is_exported(''.join(c['source'])) and mixes_imports_with_code(''.join(c['source']))]
+    assert mixed == [], f"{notebook}: these cells mix imports with other code; split each in two: {mixed}"
