@@ -410,7 +410,7 @@ def weight_decay_quiz() -> Quiz:
                  options=['train and valid losses both high and close together: underfitting', 'train loss low and valid loss high',
                           'the loss becomes NaN'],
                  why={'train loss low and valid loss high': 'That is overfitting, the sign of too little decay.',
-                      'the loss becomes NaN': 'Only a decoupled decay so large that lr·wd > 1 misbehaves (it flips the weights\' signs); the usual sign is underfitting.'},
+                      'the loss becomes NaN': 'Only an extreme decay misbehaves: a decoupled one with lr·wd > 1 flips the weights\' signs, and an L2 term large enough makes the steps overshoot, like too high a learning rate. The usual sign is underfitting.'},
                  explain='The model cannot keep the weights it needs, so it fits neither set well.'),
         Question("Without decay, the polynomial's validation loss first falls and then climbs. What does stopping at its lowest point do, and why is it like weight decay?",
                  'Early stopping: the flat directions of the loss, which only the noise pins down, have barely moved from zero when training stops, '
