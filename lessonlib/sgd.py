@@ -625,6 +625,10 @@ def load(self:Learner, path, with_opt:bool=True):
                              f"Load the model alone with learn.load(path, with_opt=False).") from e
     return self
 
+def _first(names:list, n:int=3) -> str:
+    "The first `n` names, saying how many more there are."
+    return f"{names[:n]}" + (f" and {len(names) - n} more" if len(names) > n else '')
+
 def _check_state_fits(model, state, path):
     "Refuse a model state from another architecture, naming the first parameters that differ."
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
@@ -633,7 +637,7 @@ def _check_state_fits(model, state, path):
     wrong = [f"{k} is {tuple(state[k].shape)} in the checkpoint but {tuple(v.shape)} in this model"
              for k, v in own.items() if k in state and state[k].shape != v.shape]
     missing, extra = [k for k in own if k not in state], [k for k in state if k not in own]
-    problems = wrong[:2] + ([f"the checkpoint lacks {missing[:3]}"] if missing else []) + ([f"it has {extra[:3]} this model lacks"] if extra else [])
+    problems = wrong[:2] + ([f"the checkpoint lacks {_first(missing)}"] if missing else []) + ([f"it has {_first(extra)} this model lacks"] if extra else [])
     if problems:
         raise ValueError(f"load: the checkpoint at {path} was saved from a model of another shape: {'; '.join(problems)}. "
                          f"Create the Learner with the same model (the same layers and sizes) as when it was saved.")
@@ -650,6 +654,8 @@ def _to(t, device):
     return t.to(device, non_blocking=True) if isinstance(t, torch.Tensor) and t.device != device else t
 
 # %% ../nbs/01_sgd.ipynb #d1a9c0e4
+def _values(n:int) -> str: return "value" if n == 1 else "values"
+
 def _n_bad(t) -> int:
     "How many NaN or infinite values a floating-point tensor holds (0 for anything else)."
     return int((~torch.isfinite(t)).sum()) if isinstance(t, torch.Tensor) and t.is_floating_point() else 0
@@ -657,10 +663,10 @@ def _n_bad(t) -> int:
 def _non_finite_cause(learn) -> tuple:
     "Why the loss is not finite: the inputs, the targets, the parameters, the predictions or the loss function."
     for x in learn.xb:
-        if n := _n_bad(x): return 'inputs', (f"The batch's inputs hold {n} NaN or infinite values (of {x.numel()}): the data is the "
+        if n := _n_bad(x): return 'inputs', (f"The batch's inputs hold {n} NaN or infinite {_values(n)} (of {x.numel()}): the data is the "
                                              f"cause, not the learning rate. Clean the data before training, for example keep the rows "
                                              f"where torch.isfinite(x).all(dim=1).")
-    if n := _n_bad(learn.yb): return 'targets', (f"The batch's targets hold {n} NaN or infinite values (of {learn.yb.numel()}): the data "
+    if n := _n_bad(learn.yb): return 'targets', (f"The batch's targets hold {n} NaN or infinite {_values(n)} (of {learn.yb.numel()}): the data "
                                                   f"is the cause, not the learning rate. Drop or fix those targets before training.")
     lrs = ', '.join(f"{g['lr']:.3g}" for g in learn.opt.param_groups)
     advice = (f"The learning rate ({lrs}) is the likely cause: try one ten times smaller, or let lesson 04's lr_find "
