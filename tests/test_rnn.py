@@ -418,10 +418,11 @@ def test_regularised_learner_builds_the_recipe_and_trains(one_thread):
     assert a == learn.recorder.history.accuracy.iloc[-1]  # a seed fixes the run
     with pytest.raises(TypeError, match="unexpected keyword argument 'p_drop'"): regularised_learner(p_drop=0.5)
 
-def test_regularised_learner_keeps_or_resets_the_state():
+def test_regularised_learner_resets_or_keeps_the_state():
     kinds = lambda learn: [type(cb).__name__ for cb in learn.cbs]
-    assert 'KeepStateCallback' in kinds(regularised_learner()) and 'ResetStateCallback' not in kinds(regularised_learner())
-    assert 'ResetStateCallback' in kinds(regularised_learner(keep_state=False)) and 'KeepStateCallback' not in kinds(regularised_learner(keep_state=False))
+    assert REGULARISED['keep_state'] is False  # the recipe resets the state at each epoch and before validation
+    assert 'ResetStateCallback' in kinds(regularised_learner()) and 'KeepStateCallback' not in kinds(regularised_learner())
+    assert 'KeepStateCallback' in kinds(regularised_learner(keep_state=True)) and 'ResetStateCallback' not in kinds(regularised_learner(keep_state=True))
 
 def test_lm_loss_refuses_transposed_targets():
     pred, target = torch.randn(4, 6, 30), torch.randint(0, 30, (4, 6))
