@@ -245,7 +245,7 @@ def write_results():
         rows = '\n'.join(f"| {r['seed']} | **{r['accuracy']:.4f}** | {r['seconds']:.1f} s | {r['mistakes']} | {r['nine_mistakes']} |" for r in rec['runs'])
         ref = rec.get('plain_pytorch') or []
         ref_txt = ''.join(f" The same recipe in plain PyTorch (hand loop, `torch.optim.AdamW`, `OneCycleLR`) gave {r['accuracy']:.4f} "
-                          f"in {r['seconds']:.1f} s at seed {r['seed']}, in the same conditions." for r in ref)
+                          f"in {r['seconds']:.1f} s at seed {r['seed']}, run on its own after the seeds." for r in ref)
         w = rec.get('workers', 1)
         workers_txt = f" The seeds ran {w} at a time on this machine's 2 cores, so each time includes the sharing." if w > 1 else ''
         parts.append(f"""### The regularised LSTM: seeds

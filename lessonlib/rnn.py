@@ -647,7 +647,7 @@ def rnn_quiz() -> Quiz:
         Question("Why does the regularised LSTM still miss the 'nine' that starts the numbers in the nine-thousands?",
                  "The training stream ends at eight thousand and some, so 'nine thousand' never occurs in training: the model has to "
                  "generalise the rule 'repeat the first word of the previous number' to a word it has never seen in that place. It does "
-                 "so 97% of the time or more, on every seed (it misses 14 to 33 of the 1,000), and those misses are between a fifth and a "
+                 "so at least 96.7% of the time on every seed (it misses 14 to 33 of the 1,000), and those misses are a fifth to a "
                  "third of its mistakes read in one row. Trained with the state kept through epochs and validation, it missed about one in ten."),
         Question("Given the prompt 'eight thousand nine hundred ninety', the regularised model writes another count entirely, also with "
                  "a dot in front or with the number before; given the 50 words of the stream before it, it counts on. What do these runs show?",
@@ -659,8 +659,8 @@ def rnn_quiz() -> Quiz:
                       'the short prompt holds a word the vocabulary lacks': 'Every word of it is in the vocabulary; an unknown word would raise an error.',
                       'greedy decoding cannot count': 'The same greedy decoding counts on correctly after the longer prompt.'},
                  explain='A likely reason, which these runs suggest but do not prove: in training the state was reset only at the start of each epoch '
-                         'and then carried through thousands of words, so a state that has read a few words from zero is one the model has rarely '
-                         'met. The first batch of the validation read in rows from a fresh state also scores far below the others.'),
+                         'and then carried through every batch of it, so a state that has read only a few words from zero is one the model meets '
+                         'in the first batch of each epoch alone. The first batch of the validation read in rows from a fresh state also scores far below the others.'),
     ], title='The RNN lesson')
 
 # %% ../nbs/07_rnn.ipynb #c0de7g03
