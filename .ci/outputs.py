@@ -46,19 +46,14 @@ def execute(path:Path) -> tuple:
     wall = time.perf_counter() - start
     return nb, dict(seconds=round(wall, 1), cpu_seconds=round(cpu_of_children() - cpu, 1), load=round(load, 2))
 
-def as_timing(entry) -> dict:
-    "One runall.json entry as a dict (older entries hold the wall seconds alone)."
-    return entry if isinstance(entry, dict) else dict(seconds=entry, cpu_seconds=None, load=None)
-
 def timing_row(name:str, t:dict) -> str:
     "A Markdown table row: notebook, wall seconds, kernel CPU seconds, load average at the start, within budget."
-    cpu = '' if t['cpu_seconds'] is None else f"{t['cpu_seconds']:.0f}"
-    load = '' if t['load'] is None else f"{t['load']:.1f}"
-    return f"| {name} | {t['seconds']:.0f} | {cpu} | {load} | {'yes' if t['seconds'] <= BUDGET_NB else '**no**'} |"
+    return (f"| {name} | {t['seconds']:.0f} | {t['cpu_seconds']:.0f} | {t['load']:.1f} | "
+            f"{'yes' if t['seconds'] <= BUDGET_NB else '**no**'} |")
 
 def record(times:dict):
     "Merge the new Run All timings into runall.json and rewrite the Run All section of RESULTS.md."
-    data = {k: as_timing(v) for k, v in (json.loads(RUNALL.read_text()) if RUNALL.exists() else {}).items()}
+    data = json.loads(RUNALL.read_text()) if RUNALL.exists() else {}
     data.update(times)
     RUNALL.write_text(json.dumps(dict(sorted(data.items())), indent=1) + '\n')
     sys.path.insert(0, str(ROOT / 'benchmarks'))

@@ -20,6 +20,13 @@ BAD_INPUT_KINDS = {
     'widget': 'an extreme value given to an explorer',
 }
 
+@pytest.fixture
+def one_thread():
+    "One torch thread for the test (small models train fastest on one), the previous count put back afterwards."
+    threads = torch.get_num_threads(); torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
 @pytest.fixture(autouse=True)
 def seeded():
     "Every test starts from the same random state."

@@ -11,12 +11,7 @@ from lessonlib.sgd import Learner
 from lessonlib import optimizers as O
 from lessonlib.optimizers import SGD, RMSProp, Adam, AdamW, OneCycle, fit_one_cycle, lr_find
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "These models are tiny: one torch thread runs them faster than two taking turns (and far faster on a busy machine)."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 def model(): return nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 1))
 

@@ -103,10 +103,14 @@ def slider(page, label:str):
     "The ipywidgets slider whose description is `label`."
     return page.locator('.widget-slider', has=page.locator('.widget-label', has_text=label)).first
 
+def image_beside(page, control):
+    "The image widget of the explorer that holds `control` (a slider or a menu)."
+    box = page.locator('.widget-container', has=control).filter(has=page.locator('.widget-image')).last
+    return box.locator('.widget-image').first
+
 def explorer_image(page, label:str):
     "The image widget of the explorer that holds the slider `label`."
-    box = page.locator('.widget-container', has=slider(page, label)).filter(has=page.locator('.widget-image')).last
-    return box.locator('.widget-image').first
+    return image_beside(page, slider(page, label))
 
 def wait_for_new_image(page, image, old_src:str):
     "Wait until the image widget shows a different picture than `old_src`."
@@ -117,7 +121,7 @@ def choose(page, label:str, option:str):
     "Pick `option` in the explorer menu labelled `label` and wait for the explorer's new picture."
     menu = page.locator('.widget-dropdown', has=page.locator('.widget-label', has_text=label)).first.locator('select')
     if menu.input_value() == option: return
-    image = page.locator('.widget-container', has=menu).filter(has=page.locator('.widget-image')).last.locator('.widget-image').first
+    image = image_beside(page, menu)
     old_src = image.get_attribute('src')
     menu.select_option(option)
     wait_for_new_image(page, image, old_src)

@@ -17,12 +17,7 @@ from lessonlib.optimizers import fit_one_cycle
 from lessonlib.sgd import mse
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Training batches of a few hundred lookups: one thread is faster than two, above all on shared cores."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 @pytest.fixture(scope='module')
 def ml_dls():

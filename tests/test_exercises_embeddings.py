@@ -12,12 +12,7 @@ from lessonlib.embeddings import (DotProductBias, check_future_ratings, check_lo
 from lessonlib.optimizers import fit_one_cycle
 
 
-@pytest.fixture(autouse=True, scope='module')
-def one_thread():
-    "Training batches of a few hundred lookups: one thread is faster than two, above all on shared cores."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 def stub(*args): raise NotImplementedError
 

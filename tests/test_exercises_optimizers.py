@@ -7,12 +7,7 @@ import torch
 from lessonlib.optimizers import (Adam, check_average_grad, check_adamw_step, check_one_cycle_lr, check_digits_recipe,
                                   optimizers_quiz, lr_find)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "These models are tiny: one torch thread runs them faster than two taking turns (and far faster on a busy machine)."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 # ---------- reference solutions
 

@@ -12,13 +12,6 @@ from lessonlib.rnn import (LMDataLoader, LSTMLM, ResetStateCallback, StatefulLM,
                            check_locked_dropout, check_lstm_step, check_stateful_forward, lm_loss, rnn_quiz)
 
 
-@pytest.fixture
-def one_thread():
-    "Small models train fastest on one torch thread (several threads wait on each other, on a busy CPU above all)."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 def stub(*args, **kwargs): raise NotImplementedError  # what the learner finds in the notebook
 
 # ---------- 1. one LSTM step

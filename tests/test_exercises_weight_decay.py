@@ -11,12 +11,7 @@ from lessonlib.sgd import Learner, mse
 from lessonlib.weight_decay import (check_decay_split, check_l2_penalty, check_regularised_recommender, check_sgdw_step,
                                     weight_decay_quiz)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "The models are small: one torch thread trains them as fast, and far faster when other processes share the cores."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 def stub(*args): raise NotImplementedError
 

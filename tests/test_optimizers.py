@@ -14,12 +14,7 @@ from lessonlib.optimizers import (Optimizer, SGD, RMSProp, Adam, AdamW, OneCycle
                                   average_sqr_grad, rms_prop_step, adam_step, callback_hypers,
                                   linear_sched, cos_sched, exp_sched, combined_sched)
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    "These models are tiny: one torch thread runs them faster than two taking turns (and far faster on a busy machine)."
-    threads = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures('one_thread')  # conftest's fixture, for every test here
 
 # ---------- a seeded model and data, trained side by side
 

@@ -15,13 +15,6 @@ from lessonlib.rnn import (ARTARCallback, Dropout, GradientClip, KeepStateCallba
                            most_common_baseline, numericalize, regularised_learner, word_windows, wrong_predictions)
 
 
-@pytest.fixture
-def one_thread():
-    "Small models train fastest on one torch thread (several threads wait on each other, on a busy CPU above all)."
-    n = torch.get_num_threads(); torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(n)
-
 def leaf(t): return t.detach().clone().requires_grad_()
 
 # ---------- tokens
