@@ -15,7 +15,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / '.ci'))
-from nbhash import code_hash, stamped_hash
+from nbhash import code_hash, course_notebooks, source, stamped_hash
 
 SIZE_BUDGET = 15 * 2**20
 ALLOW = ROOT / '.ci' / 'prose_numbers.json'
@@ -25,9 +25,6 @@ UNITS = (r'ms|µs|us|ns|s|sec|secs|seconds?|min|mins|minutes?|h|hours?|%|points?
 NUMBER = r'(?<![\w.])(?:\d{1,3}(?:,\d{3})+|\d+)(?:\.\d+)?(?:[eE][-+]?\d+)?'
 PROSE = re.compile(rf'(-?)({NUMBER})(?:\s?({UNITS}))?(?![\w/])' )
 PRINTED = re.compile(rf'-?(?:{NUMBER}|\.\d+)')
-
-def source(cell) -> str:
-    return cell['source'] if isinstance(cell['source'], str) else ''.join(cell['source'])
 
 def output_text(nb) -> str:
     "Every text the outputs show: streams, plain text, HTML and Markdown reprs, error messages."
@@ -121,8 +118,7 @@ def problems(path:Path, allow:dict) -> list:
 def main(names):
     allow = json.loads(ALLOW.read_text()) if ALLOW.exists() else {}
     allow = {k: v for k, v in allow.items() if not k.startswith('_')}
-    paths = sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb')) if not names else \
-        [ROOT / 'nbs' / (n if n.endswith('.ipynb') else f'{n}.ipynb') for n in names]
+    paths = course_notebooks(ROOT, names)
     failures = {p.name: problems(p, allow) for p in paths}
     failures = {k: v for k, v in failures.items() if v}
     total = sum(p.stat().st_size for p in (ROOT / 'nbs').glob('*.ipynb'))

@@ -6,13 +6,22 @@ import nbformat
 
 KEY = 'lessonlib'  # notebook metadata key kept by nbdev_clean (settings.ini: allowed_metadata_keys)
 
-def _source(cell) -> str:
+def source(cell) -> str:
+    "A cell's (or an output's) text, whether stored as one string or as a list of lines."
     src = cell['source']
     return src if isinstance(src, str) else ''.join(src)
 
+def course_notebooks(root:Path, names=()) -> list:
+    "The notebooks named (with or without .ipynb), or every course notebook in root/nbs."
+    if not names: return sorted((root / 'nbs').glob('[0-9][0-9]_*.ipynb'))
+    paths = [root / 'nbs' / (n if n.endswith('.ipynb') else f'{n}.ipynb') for n in names]
+    missing = [str(p) for p in paths if not p.exists()]
+    if missing: raise SystemExit(f"No such notebook: {', '.join(missing)}")
+    return paths
+
 def code_hash(nb) -> str:
     "SHA-256 of the notebook's code cells, in order (what Run All executes)."
-    cells = [_source(c) for c in nb['cells'] if c['cell_type'] == 'code']
+    cells = [source(c) for c in nb['cells'] if c['cell_type'] == 'code']
     return hashlib.sha256(json.dumps(cells).encode('utf-8')).hexdigest()
 
 def stamped_hash(nb):

@@ -18,18 +18,10 @@ from nbclient.exceptions import CellExecutionError
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / '.ci'))
-from nbhash import code_hash, clean_and_stamp, write_notebook
+from nbhash import code_hash, clean_and_stamp, course_notebooks, write_notebook
 
 RUNALL = ROOT / 'benchmarks' / 'runall.json'
 BUDGET_NB, BUDGET_COURSE = 120, 8 * 60
-
-def notebooks(names) -> list:
-    "The notebooks named on the command line, or every course notebook."
-    if not names: return sorted((ROOT / 'nbs').glob('[0-9][0-9]_*.ipynb'))
-    paths = [ROOT / 'nbs' / (n if n.endswith('.ipynb') else f'{n}.ipynb') for n in names]
-    missing = [str(p) for p in paths if not p.exists()]
-    if missing: raise SystemExit(f"No such notebook: {', '.join(missing)}")
-    return paths
 
 def cpu_of_children() -> float:
     "CPU seconds (user + system) used so far by this process's finished children, such as a shut-down kernel."
@@ -76,7 +68,7 @@ already taken):
 def main(names):
     os.environ.setdefault('PYDEVD_DISABLE_FILE_VALIDATION', '1')
     times, failed = {}, []
-    for path in notebooks(names):
+    for path in course_notebooks(ROOT, names):
         try: nb, timing = execute(path)
         except CellExecutionError as e:
             print(f"{path.name}: FAILED, left unchanged:\n{str(e)[-3000:]}", flush=True); failed.append(path.name); continue
